@@ -1,0 +1,6 @@
+"""Shared fixtures: each support module registers its own."""
+
+pytest_plugins = [
+    "tests.support.idp",
+    "tests.support.redis_server",
+]

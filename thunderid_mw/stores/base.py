@@ -1,0 +1,72 @@
+"""The session store protocol.
+
+A store keeps opaque byte records under string keys, each with a version and an absolute
+expiry, plus short named locks (leases). The library derives every key from a session id
+with a keyed hash, so a dump of a store never hands out live cookies; records arrive
+already encrypted when a secret is configured. A store never interprets a record.
+
+Rules every store follows:
+
+* ``load`` returns ``None`` for a missing *or expired* record.
+* ``save`` is compare-and-set: ``expected_version=None`` creates the record only if no live
+  record exists under the key; otherwise the record is replaced only if its current version
+  equals ``expected_version``. It returns the new version, or ``None`` when the condition
+  failed (the caller lost a race and must re-read). Versions only grow.
+* ``acquire_lock`` takes a lease named ``name`` for ``owner`` (a random token) that lapses
+  after ``lease_seconds`` unless released; it returns ``False`` while another owner holds a
+  live lease. ``release_lock`` releases only if ``owner`` still holds it (fencing: a holder
+  whose lease lapsed and was taken over never releases the new holder's lock).
+* Expired records and locks are removed by the store (lazily and/or periodically).
+* Failures to reach the backing service raise ``StoreUnavailable``.
+
+Every method has an async twin prefixed with ``a`` (``aload``, ``asave``, ...). Local stores
+(memory, SQLite) answer in microseconds and implement the twins by calling the sync method
+directly: a thread hop would cost more than the work.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+
+@dataclass(frozen=True, slots=True)
+class StoredItem:
+    """One record as a store returns it."""
+
+    data: bytes
+    version: int
+    expires_at: float  # Unix time, seconds
+
+
+@runtime_checkable
+class SessionStore(Protocol):
+    """What the middleware and client need from a session store (sync and async)."""
+
+    def load(self, key: str) -> StoredItem | None: ...
+
+    def save(
+        self, key: str, data: bytes, *, expires_at: float, expected_version: int | None
+    ) -> int | None: ...
+
+    def delete(self, key: str) -> None: ...
+
+    def acquire_lock(self, name: str, owner: str, lease_seconds: float) -> bool: ...
+
+    def release_lock(self, name: str, owner: str) -> bool: ...
+
+    def close(self) -> None: ...
+
+    async def aload(self, key: str) -> StoredItem | None: ...
+
+    async def asave(
+        self, key: str, data: bytes, *, expires_at: float, expected_version: int | None
+    ) -> int | None: ...
+
+    async def adelete(self, key: str) -> None: ...
+
+    async def aacquire_lock(self, name: str, owner: str, lease_seconds: float) -> bool: ...
+
+    async def arelease_lock(self, name: str, owner: str) -> bool: ...
+
+    async def aclose(self) -> None: ...
