@@ -1,0 +1,62 @@
+"""httpx glue: client settings and error messages (the only module that knows httpx
+errors). TLS failures name ``ThunderIDConfig.ca_bundle``: ThunderID runs with a
+self-signed certificate by default."""
+
+from __future__ import annotations
+
+import ssl
+from typing import Any
+
+import httpx
+
+from .core.config import ThunderIDConfig
+from .core.effects import HttpCall
+
+USER_AGENT = "thunderid-mw/0.1"
+
+
+def client_options(config: ThunderIDConfig) -> dict[str, Any]:
+    verify: bool | str | ssl.SSLContext = config.verify_tls
+    if config.ca_bundle:
+        verify = ssl.create_default_context(cafile=config.ca_bundle)
+    return {
+        "verify": verify,
+        "timeout": httpx.Timeout(config.http_timeout),
+        "follow_redirects": False,
+        "headers": {"User-Agent": USER_AGENT},
+        "limits": httpx.Limits(max_connections=50, max_keepalive_connections=10),
+    }
+
+
+def request_args(call: HttpCall) -> dict[str, Any]:
+    args: dict[str, Any] = {"headers": dict(call.headers)}
+    if call.form is not None:
+        args["data"] = dict(call.form)
+    return args
+
+
+def describe_failure(exc: Exception, url: str) -> str:
+    """A one-line message for a transport error; TLS problems say how to fix them."""
+    text = str(exc) or type(exc).__name__
+    if _is_tls_error(exc):
+        return (
+            f"TLS verification failed for {url} ({text}). If the provider uses a self-signed "
+            "certificate (ThunderID's default on https://localhost:8090), set "
+            "ThunderIDConfig.ca_bundle (THUNDERID_CA_BUNDLE) to its CA certificate file."
+        )
+    if isinstance(exc, httpx.TimeoutException):
+        return f"timed out calling {url}"
+    return f"could not reach {url}: {text}"
+
+
+def _is_tls_error(exc: BaseException) -> bool:
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, ssl.SSLError) or "CERTIFICATE_VERIFY_FAILED" in str(seen):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+def is_tls_error(exc: BaseException) -> bool:
+    return _is_tls_error(exc)

@@ -1,0 +1,169 @@
+"""``ThunderIDASGIMiddleware``: a plain ASGI callable around any ASGI app.
+
+HTTP and WebSocket scopes get ``scope["thunderid"]`` (an ``AuthContext``). A WebSocket to
+a protected path without a session is refused (HTTP 403 at handshake); an open socket is
+closed (code 4401) when its session ends. All decisions are the core's.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+from .client import AsyncThunderIDClient
+from .context import AuthContext
+from .core.config import ThunderIDConfig
+from .core.errors import RefreshUnavailable, StoreUnavailable, ThunderIDError
+from .core.handler import MAX_FORM_BYTES, RequestInfo, challenge, parse_form, unavailable
+from .core.responses import Response
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+SCOPE_KEY = "thunderid"
+WEBSOCKET_SESSION_ENDED = 4401
+WEBSOCKET_RECHECK_INTERVAL = 15.0
+
+
+class ThunderIDASGIMiddleware:
+    """Wrap ``app``; every http/websocket scope gets ``scope["thunderid"]``."""
+
+    def __init__(self, app: ASGIApp, config_or_client: ThunderIDConfig | AsyncThunderIDClient):
+        self.app = app
+        self.client = (
+            config_or_client
+            if isinstance(config_or_client, AsyncThunderIDClient)
+            else AsyncThunderIDClient(config_or_client)
+        )
+        self.config = self.client.config
+        self._routes = self.client.router.routes
+        self._is_protected = self.client.router.is_protected
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind != "http" and kind != "websocket":
+            await self.app(scope, receive, send)
+            return
+        path = scope["path"]
+        if kind == "http":
+            route = self._routes.get(path)
+            if route is not None:
+                form = None
+                if scope["method"] == "POST":
+                    form = parse_form(await _read_body(receive))
+                response = await self.client.handle_route(route, _request_info(scope, form))
+                await _send(response, send)
+                return
+        try:
+            ctx = await self.client.context_for_cookie(_cookie_header(scope))
+        except (RefreshUnavailable, StoreUnavailable) as exc:
+            retry = exc.retry_after if isinstance(exc, RefreshUnavailable) else 5
+            message = (
+                str(exc)
+                if isinstance(exc, RefreshUnavailable)
+                else ("The session store is unavailable. Please retry shortly.")
+            )
+            await self._refuse(scope, send, unavailable(_request_info(scope), message, retry))
+            return
+        if not ctx.is_signed_in and self._is_protected(path):
+            await self._refuse(
+                scope, send, challenge(self.config, _request_info(scope), ctx.ended_reason)
+            )
+            return
+        scope[SCOPE_KEY] = ctx
+        if kind == "websocket" and ctx.is_signed_in:
+            receive = self._watch_session(ctx, receive, send)
+        await self.app(scope, receive, send)
+
+    async def _refuse(self, scope: Scope, send: Send, response: Response) -> None:
+        if scope["type"] == "websocket":
+            # Closing before accept makes the server answer the handshake with 403.
+            await send({"type": "websocket.close", "code": 1008, "reason": ""})
+        else:
+            await _send(response, send)
+
+    def _watch_session(self, ctx: AuthContext, receive: Receive, send: Send) -> Receive:
+        """A ``receive`` that closes the socket once its session has ended."""
+        client = self.client
+        session_id = ctx.session_id
+        assert session_id is not None
+        checked = time.monotonic()
+
+        async def watched_receive() -> Message:
+            nonlocal checked
+            message = await receive()
+            if message["type"] != "websocket.receive":
+                return message
+            now = time.monotonic()
+            if now - checked < WEBSOCKET_RECHECK_INTERVAL:
+                return message
+            checked = now
+            try:
+                alive = (await client.context_for_session(session_id)).is_signed_in
+            except ThunderIDError:
+                alive = True  # a store or IdP outage is not the end of the session
+            if alive:
+                return message
+            await send(
+                {
+                    "type": "websocket.close",
+                    "code": WEBSOCKET_SESSION_ENDED,
+                    "reason": "session ended",
+                }
+            )
+            return {"type": "websocket.disconnect", "code": WEBSOCKET_SESSION_ENDED}
+
+        return watched_receive
+
+
+def _cookie_header(scope: Scope) -> str | None:
+    found = None
+    for name, value in scope["headers"]:
+        if name == b"cookie":
+            text = value.decode("latin-1")
+            found = text if found is None else found + "; " + text  # HTTP/2 may split it
+    return found
+
+
+def _request_info(scope: Scope, form: dict[str, str] | None = None) -> RequestInfo:
+    headers: dict[str, str] = {}
+    for name, value in scope["headers"]:
+        headers.setdefault(name.decode("latin-1").lower(), value.decode("latin-1"))
+    return RequestInfo(
+        method=scope.get("method", "GET"),
+        path=scope["path"],
+        query_string=scope.get("query_string", b"").decode("latin-1"),
+        cookie_header=_cookie_header(scope),
+        header=headers.get,
+        form=form,
+    )
+
+
+async def _read_body(receive: Receive) -> bytes:
+    body = b""
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            return b""
+        body += bytes(message.get("body", b""))
+        if len(body) > MAX_FORM_BYTES:
+            return b""
+        if not message.get("more_body", False):
+            return body
+
+
+async def _send(response: Response, send: Send) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": response.status,
+            "headers": [
+                (k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in response.headers
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": response.body})

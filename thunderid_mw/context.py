@@ -1,0 +1,147 @@
+"""``AuthContext``: what the middleware puts at ``environ["thunderid"]`` /
+``scope["thunderid"]`` for every request."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any
+
+from .core.config import TokenExchangeConfig
+from .core.errors import NotSignedIn
+from .core.session import EndReason
+
+if TYPE_CHECKING:
+    from .client import AsyncThunderIDClient, ThunderIDClient
+    from .httpx_auth import ThunderIDAuth
+
+_EMPTY: Mapping[str, Any] = MappingProxyType({})
+
+
+class AuthContext:
+    """The session of one request, read-only. Contexts of the same session version are
+    shared between requests, so they hold no per-request state.
+
+    Actions (``exchange_token``, ``revoke_access_token``) run through the middleware's
+    client: under WSGI they return their result, under ASGI they return an awaitable.
+    """
+
+    __slots__ = (
+        "_access_token",
+        "_client",
+        "_ended_reason",
+        "_expires_at",
+        "_id_token",
+        "_scopes",
+        "_session_id",
+        "_signed_in",
+        "_user",
+        "sign_out_csrf_token",
+    )
+
+    def __init__(
+        self,
+        client: ThunderIDClient | AsyncThunderIDClient,
+        *,
+        session_id: str | None = None,
+        user: Mapping[str, Any] | None = None,
+        access_token: str | None = None,
+        id_token: str | None = None,
+        scopes: tuple[str, ...] = (),
+        expires_at: float | None = None,
+        ended_reason: EndReason | None = None,
+        sign_out_csrf_token: str | None = None,
+    ):
+        self._client = client
+        self._signed_in = session_id is not None and access_token is not None
+        self._session_id = session_id
+        self._user = MappingProxyType(dict(user)) if user else _EMPTY
+        self._access_token = access_token
+        self._id_token = id_token
+        self._scopes = scopes
+        self._expires_at = expires_at
+        self._ended_reason = ended_reason
+        #: Token for a sign-out form POSTed to the sign-out route (``csrf_token`` field).
+        self.sign_out_csrf_token = sign_out_csrf_token
+
+    @property
+    def is_signed_in(self) -> bool:
+        return self._signed_in
+
+    @property
+    def session_id(self) -> str | None:
+        return self._session_id
+
+    @property
+    def user(self) -> Mapping[str, Any]:
+        """The ID token's claims (``sub``, ``name``, ``email``, ...); empty when signed out."""
+        return self._user
+
+    @property
+    def access_token(self) -> str | None:
+        """Already refreshed if it was about to expire; None when signed out."""
+        return self._access_token
+
+    @property
+    def id_token(self) -> str | None:
+        return self._id_token
+
+    @property
+    def scopes(self) -> tuple[str, ...]:
+        return self._scopes
+
+    @property
+    def expires_at(self) -> float | None:
+        """When the access token expires (Unix time), if the provider said."""
+        return self._expires_at
+
+    @property
+    def ended_reason(self) -> EndReason | None:
+        """Why this request's session ended (signed out, expired, refresh rejected,
+        revoked), when the cookie names a session that is over."""
+        return self._ended_reason
+
+    @property
+    def client(self) -> ThunderIDClient | AsyncThunderIDClient:
+        return self._client
+
+    def require_access_token(self) -> str:
+        if self._access_token is None:
+            raise NotSignedIn(reason=self._ended_reason.value if self._ended_reason else None)
+        return self._access_token
+
+    @property
+    def sign_out_path(self) -> str:
+        """POST here (with ``csrf_token=sign_out_csrf_token``) to sign out."""
+        return self._client.config.sign_out_path
+
+    def sign_in_path(self, return_to: str = "/") -> str:
+        from urllib.parse import quote
+
+        return self._client.config.sign_in_path + "?return_to=" + quote(return_to, safe="/")
+
+    def exchange_token(self, config: TokenExchangeConfig) -> Any:
+        return self._client.exchange_token(config, self._session_id)
+
+    def revoke_access_token(self) -> Any:
+        return self._client.revoke_access_token(self._require_session())
+
+    def sign_out(self) -> Any:
+        """End the session (revoking its tokens); returns the end-session URL."""
+        return self._client.sign_out(self._require_session())
+
+    def auth(self) -> ThunderIDAuth:
+        """An ``httpx.Auth`` sending this session's access token (refreshing on a 401)."""
+        from .httpx_auth import ThunderIDAuth
+
+        return ThunderIDAuth(self._client, self._require_session())
+
+    def _require_session(self) -> str:
+        if self._session_id is None or not self._signed_in:
+            raise NotSignedIn()
+        return self._session_id
+
+    def __repr__(self) -> str:  # never shows tokens
+        if not self._signed_in:
+            return f"<AuthContext signed out ended_reason={self._ended_reason}>"
+        return f"<AuthContext signed in sub={self._user.get('sub')!r}>"

@@ -1,0 +1,90 @@
+"""Session and sign-in-transaction cookies: finding one value cheaply, and writing
+``Set-Cookie`` headers with the configured flags (RFC 6265)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+from .config import ThunderIDConfig
+from .crypto import b64url
+
+SESSION_ID_BYTES = 32
+SESSION_ID_LENGTH = 43  # base64url of 32 bytes, unpadded
+_SESSION_ID_RE = re.compile(r"[A-Za-z0-9_-]{43}")
+MAX_COOKIE_HEADER = 16 * 1024
+
+
+def new_session_id(random_bytes: bytes) -> str:
+    if len(random_bytes) != SESSION_ID_BYTES:
+        raise ValueError("a session id takes exactly 32 random bytes")
+    return b64url(random_bytes)
+
+
+def find_cookie(header: str, name: str) -> str | None:
+    """The value of cookie ``name`` in a ``Cookie`` header, without parsing the others."""
+    needle = name + "="
+    start = 0
+    while True:
+        index = header.find(needle, start)
+        if index < 0:
+            return None
+        if index == 0 or header[index - 1] in " ;":
+            begin = index + len(needle)
+            end = header.find(";", begin)
+            value = header[begin:] if end < 0 else header[begin:end]
+            return value.strip().strip('"')
+        start = index + 1
+
+
+def session_id_from_header(header: str | None, name: str) -> str | None:
+    """The session id in the ``Cookie`` header, or None when absent or malformed (a
+    garbage, oversized or truncated value is simply no session)."""
+    if not header or len(header) > MAX_COOKIE_HEADER:
+        return None
+    value = find_cookie(header, name)
+    if value is None or len(value) != SESSION_ID_LENGTH or not _SESSION_ID_RE.fullmatch(value):
+        return None
+    return value
+
+
+def iter_cookies(header: str | None, prefix: str) -> Iterator[tuple[str, str]]:
+    """Every ``(name, value)`` whose name starts with ``prefix`` (slow path only)."""
+    if not header or len(header) > MAX_COOKIE_HEADER:
+        return
+    for part in header.split(";"):
+        name, sep, value = part.strip().partition("=")
+        if sep and name.startswith(prefix):
+            yield name, value.strip().strip('"')
+
+
+def set_cookie(
+    config: ThunderIDConfig, name: str, value: str, *, max_age: int, path: str | None = None
+) -> str:
+    """A ``Set-Cookie`` value with the session cookie's flags; ``max_age=0`` deletes."""
+    cookie = config.session_cookie
+    parts = [f"{name}={value}", f"Path={path or cookie.path}", f"Max-Age={max_age}"]
+    if max_age == 0:
+        parts.append("Expires=Thu, 01 Jan 1970 00:00:00 GMT")
+    if cookie.domain:
+        parts.append(f"Domain={cookie.domain}")
+    if cookie.http_only:
+        parts.append("HttpOnly")
+    if config.cookie_secure or cookie.same_site == "none":
+        parts.append("Secure")
+    parts.append("SameSite=" + cookie.same_site.capitalize())
+    return "; ".join(parts)
+
+
+def session_cookie(config: ThunderIDConfig, session_id: str) -> str:
+    return set_cookie(
+        config, config.session_cookie.name, session_id, max_age=int(config.session_max_age)
+    )
+
+
+def clear_session_cookie(config: ThunderIDConfig) -> str:
+    return set_cookie(config, config.session_cookie.name, "", max_age=0)
+
+
+def transaction_cookie_prefix(config: ThunderIDConfig) -> str:
+    return config.session_cookie.name + ".tx."

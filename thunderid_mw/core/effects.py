@@ -1,0 +1,137 @@
+"""The IO a flow asks for, as small frozen records (sans-IO).
+
+A flow is a generator: it yields an effect, and the driver (``ThunderIDClient`` or
+``AsyncThunderIDClient``) performs it and sends the result back in. One flow therefore
+serves both the sync and the async driver: the auth rules exist once. A driver that fails
+to perform an effect throws the error into the flow, so ``finally`` blocks still run (and
+may yield, e.g. to release a lock).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator, Mapping
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class HttpCall:
+    """A request to the provider. Result: ``HttpResult`` or ``HttpFailure`` (never raises)."""
+
+    method: str
+    url: str
+    purpose: str  # "token endpoint", "revocation endpoint", ... for error messages
+    headers: Mapping[str, str]
+    form: Mapping[str, str] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class HttpResult:
+    status: int
+    body: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class HttpFailure:
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class Load:
+    key: str
+
+
+@dataclass(frozen=True, slots=True)
+class Save:
+    key: str
+    data: bytes
+    expires_at: float
+    expected_version: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class Delete:
+    key: str
+
+
+@dataclass(frozen=True, slots=True)
+class AcquireLock:
+    """Take the store lease ``name``; result ``bool``. The driver first takes an in-process
+    lock of the same name (threads or tasks of this process queue there, not on the store)."""
+
+    name: str
+    owner: str
+    lease: float
+    wait: float  # how long to queue for the in-process lock
+
+
+@dataclass(frozen=True, slots=True)
+class ReleaseLock:
+    name: str
+    owner: str
+
+
+@dataclass(frozen=True, slots=True)
+class Sleep:
+    seconds: float
+
+
+@dataclass(frozen=True, slots=True)
+class Now:
+    """Result: the current Unix time (float seconds)."""
+
+
+@dataclass(frozen=True, slots=True)
+class RandomBytes:
+    size: int
+
+
+@dataclass(frozen=True, slots=True)
+class GetKeySet:
+    """Result: the provider's JWKS as a joserfc ``KeySet``; ``refresh`` forces a new fetch
+    (a token names a key id we do not know: the provider rotated its keys)."""
+
+    refresh: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Log:
+    level: int
+    message: str
+
+
+Effect = (
+    HttpCall
+    | Load
+    | Save
+    | Delete
+    | AcquireLock
+    | ReleaseLock
+    | Sleep
+    | Now
+    | RandomBytes
+    | GetKeySet
+    | Log
+)
+
+Flow = Generator[Effect, Any, T]
+
+__all__ = [
+    "AcquireLock",
+    "Delete",
+    "Effect",
+    "Flow",
+    "GetKeySet",
+    "HttpCall",
+    "HttpFailure",
+    "HttpResult",
+    "Load",
+    "Log",
+    "Now",
+    "RandomBytes",
+    "ReleaseLock",
+    "Save",
+    "Sleep",
+]

@@ -1,0 +1,127 @@
+"""``FlowEnv``: what every flow needs (config, keys, provider metadata) and the small
+sub-flows they share (validate an ID token, write a record, post to an endpoint)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from .config import ThunderIDConfig
+from .crypto import Keys
+from .discovery import ProviderMetadata
+from .effects import (
+    Flow,
+    GetKeySet,
+    HttpCall,
+    HttpFailure,
+    HttpResult,
+    Load,
+    Log,
+    Now,
+    RandomBytes,
+    Save,
+)
+from .errors import ProviderError
+from .id_token import UnknownSigningKey, validate_id_token
+from .records import RecordCodec
+from .session import SessionRecord
+from .tokens import TokenRequest, build_token_request
+
+
+@dataclass(frozen=True, slots=True)
+class Loaded:
+    """A record as read from the store, with the version it had."""
+
+    record: SessionRecord
+    version: int
+
+
+@dataclass(frozen=True)
+class FlowEnv:
+    config: ThunderIDConfig
+    keys: Keys
+    codec: RecordCodec
+    metadata: ProviderMetadata
+
+    # Store ----------------------------------------------------------------------------
+
+    def load(self, key: str) -> Flow[Loaded | None]:
+        item = yield Load(key)
+        if item is None:
+            return None
+        record = self.codec.decode(item.data, key)
+        return None if record is None else Loaded(record, item.version)
+
+    def store_expiry(self, record: SessionRecord) -> float:
+        if record.ended is not None:
+            return record.last_seen + self.config.ended_session_memory
+        return record.deadline(self.config.idle_timeout) + self.config.ended_session_memory
+
+    def save(
+        self, key: str, record: SessionRecord, expected_version: int | None
+    ) -> Flow[int | None]:
+        """Compare-and-set write; the new version, or None when another writer won."""
+        nonce = (yield RandomBytes(self.codec.nonce_size)) if self.codec.nonce_size else b""
+        data = self.codec.encode(record, key, nonce)
+        version: int | None = yield Save(key, data, self.store_expiry(record), expected_version)
+        return version
+
+    # Provider -------------------------------------------------------------------------
+
+    def token_request(
+        self, params: Mapping[str, str], *, url: str | None = None, bearer: str | None = None
+    ) -> TokenRequest:
+        config = self.config
+        method = config.auth_method
+        if bearer is not None and method == "client_secret_basic":
+            # The Authorization header carries the bearer token; credentials go in the body.
+            method = "client_secret_post"
+        return build_token_request(
+            url or self.metadata.token_endpoint,
+            params,
+            method=method,
+            client_id=config.client_id,
+            client_secret=config.client_secret,
+            bearer=bearer,
+        )
+
+    def post(self, request: TokenRequest, purpose: str) -> Flow[HttpResult]:
+        """POST a form; ``ProviderError`` when the endpoint cannot be reached."""
+        result = yield HttpCall("POST", request.url, purpose, request.headers, request.form)
+        if isinstance(result, HttpFailure):
+            raise ProviderError(f"the {purpose} could not be reached: {result.message}")
+        assert isinstance(result, HttpResult)
+        return result
+
+    def validate_id_token(self, id_token: str, nonce: str | None) -> Flow[dict[str, Any]]:
+        """Validated claims; fetches the JWKS again once if the key id is unknown."""
+        now = yield Now()
+        refresh = False
+        while True:
+            key_set = yield GetKeySet(refresh)
+            try:
+                return validate_id_token(
+                    id_token,
+                    key_set,
+                    issuer=self.metadata.issuer,
+                    client_id=self.config.client_id,
+                    now=now,
+                    leeway=self.config.clock_skew,
+                    nonce=nonce,
+                    algorithms=self.metadata.id_token_signing_alg_values_supported,
+                )
+            except UnknownSigningKey:
+                if refresh:
+                    raise
+                refresh = True
+
+    @staticmethod
+    def log(level: int, message: str) -> Log:
+        return Log(level, message)
+
+
+WARNING = logging.WARNING
+ERROR = logging.ERROR
+INFO = logging.INFO

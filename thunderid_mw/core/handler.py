@@ -1,0 +1,254 @@
+"""What the middleware does with a request, decided once for WSGI and ASGI.
+
+``route_flow`` answers the middleware's own routes (sign-in, callback, sign-out);
+``challenge`` and ``unavailable`` answer app requests that cannot go on. The adapters only
+translate a WSGI environ / ASGI scope into a ``RequestInfo`` and a ``Response`` back.
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from urllib.parse import parse_qs, quote
+
+from .config import ThunderIDConfig
+from .cookies import (
+    clear_session_cookie,
+    iter_cookies,
+    session_cookie,
+    session_id_from_header,
+    set_cookie,
+    transaction_cookie_prefix,
+)
+from .effects import Flow, Now, RandomBytes
+from .env import ERROR, FlowEnv
+from .errors import ProviderError, SignInError, StoreUnavailable
+from .redirects import safe_return_to
+from .responses import Response, error_response, redirect, sign_out_confirmation
+from .routing import Route, is_api_request
+from .session import EndReason
+from .signin import (
+    SIGN_IN_ENTROPY,
+    CallbackParams,
+    SignInTransaction,
+    complete_sign_in,
+    start_sign_in,
+)
+from .signout import end_session, end_session_url
+
+MAX_FORM_BYTES = 4096
+
+
+@dataclass(frozen=True, slots=True)
+class RequestInfo:
+    method: str
+    path: str
+    query_string: str
+    cookie_header: str | None
+    header: Callable[[str], str | None]  # by lower-case name
+    form: Mapping[str, str] | None = None
+
+    @property
+    def is_api(self) -> bool:
+        return is_api_request(self.header)
+
+    def query(self, name: str) -> str | None:
+        values = parse_qs(self.query_string, max_num_fields=50).get(name)
+        return values[0] if values else None
+
+
+def parse_form(body: bytes) -> dict[str, str]:
+    """A small urlencoded form (the sign-out confirmation); oversized bodies give {}."""
+    if len(body) > MAX_FORM_BYTES:
+        return {}
+    try:
+        parsed = parse_qs(body.decode("ascii"), max_num_fields=20)
+    except (UnicodeDecodeError, ValueError):
+        return {}
+    return {k: v[0] for k, v in parsed.items()}
+
+
+def route_flow(env: FlowEnv, route: Route, request: RequestInfo) -> Flow[Response]:
+    """Answer one of the middleware's own routes; every failure becomes a clean page."""
+    try:
+        if route is Route.SIGN_IN:
+            return (yield from _sign_in(env, request))
+        if route is Route.CALLBACK:
+            return (yield from _callback(env, request))
+        return (yield from _sign_out(env, request))
+    except SignInError as exc:
+        return error_response(
+            exc.status,
+            exc.code,
+            str(exc),
+            api=request.is_api,
+            links=[("Sign in again", env.config.sign_in_path)],
+        )
+    except StoreUnavailable:
+        return unavailable(request, "The session store is unavailable. Please retry shortly.")
+    except ProviderError as exc:
+        yield env.log(ERROR, f"identity provider error: {exc}")
+        return error_response(
+            502,
+            "provider_error",
+            "The identity provider could not be reached or answered unexpectedly. "
+            "Please try again later.",
+            api=request.is_api,
+        )
+
+
+def _sign_in(env: FlowEnv, request: RequestInfo) -> Flow[Response]:
+    config = env.config
+    if request.method not in ("GET", "HEAD"):
+        return error_response(405, "method_not_allowed", "Use GET to sign in.", api=request.is_api)
+    raw_return_to = request.query("return_to")
+    return_to = safe_return_to(raw_return_to) if raw_return_to else "/"
+    if return_to is None:
+        return error_response(
+            400,
+            "bad_return_to",
+            "return_to must be a path on this site (for example /profile), not another site.",
+            api=request.is_api,
+        )
+    now = yield Now()
+    entropy = yield RandomBytes(SIGN_IN_ENTROPY)
+    url, tx = start_sign_in(config, env.metadata, return_to=return_to, entropy=entropy, now=now)
+    nonce = yield RandomBytes(12)
+    cookies = _evict_transactions(env, request, now)
+    cookies.append(
+        set_cookie(
+            config,
+            transaction_cookie_prefix(config) + tx.cookie_suffix,
+            tx.seal(env.keys, nonce),
+            max_age=int(config.sign_in_timeout),
+        )
+    )
+    return redirect(url, cookies)
+
+
+def _evict_transactions(env: FlowEnv, request: RequestInfo, now: float) -> list[str]:
+    """Deletions that keep at most ``max_sign_ins_in_progress - 1`` older sign-ins, so the
+    new one fits: the oldest, expired and unreadable go first."""
+    config = env.config
+    prefix = transaction_cookie_prefix(config)
+    found: list[tuple[float, str]] = []
+    for name, value in iter_cookies(request.cookie_header, prefix):
+        tx = SignInTransaction.unseal(env.keys, value)
+        created = tx.created_at if tx is not None else float("-inf")
+        if tx is not None and now - created > config.sign_in_timeout:
+            created = float("-inf")
+        found.append((created, name))
+    found.sort()
+    excess = len(found) - (config.max_sign_ins_in_progress - 1)
+    stale = [name for created, name in found if created == float("-inf")]
+    doomed = set(stale) | {name for _, name in found[: max(0, excess)]}
+    return [set_cookie(config, name, "", max_age=0) for name in sorted(doomed)]
+
+
+def _callback(env: FlowEnv, request: RequestInfo) -> Flow[Response]:
+    config = env.config
+    params = CallbackParams.from_query(request.query_string)
+    prefix = transaction_cookie_prefix(config)
+    tx = None
+    tx_cookie = None
+    if params.state:
+        tx_cookie = prefix + params.state[:16]
+        for name, value in iter_cookies(request.cookie_header, prefix):
+            if name == tx_cookie:
+                tx = SignInTransaction.unseal(env.keys, value)
+                break
+    cookies = [set_cookie(config, tx_cookie, "", max_age=0)] if tx is not None and tx_cookie else []
+    try:
+        session_id, _ = yield from complete_sign_in(env, params, tx)
+    except SignInError as exc:
+        return error_response(
+            exc.status,
+            exc.code,
+            str(exc),
+            api=request.is_api,
+            cookies=cookies,
+            links=[("Sign in again", config.sign_in_path)],
+        )
+    old_id = session_id_from_header(request.cookie_header, config.session_cookie.name)
+    if old_id is not None:
+        # The browser had a session: end it, the new id replaces it (no fixation).
+        yield from end_session(
+            env, env.keys.store_key_for("s", old_id), EndReason.SIGNED_OUT, revoke=False
+        )
+    cookies.append(session_cookie(config, session_id))
+    assert tx is not None
+    return redirect(tx.return_to, cookies)
+
+
+def _sign_out(env: FlowEnv, request: RequestInfo) -> Flow[Response]:
+    config = env.config
+    session_id = session_id_from_header(request.cookie_header, config.session_cookie.name)
+    if request.method in ("GET", "HEAD"):
+        if session_id is None:
+            return redirect(config.post_sign_out_url, [clear_session_cookie(config)])
+        return sign_out_confirmation(config.sign_out_path, env.keys.csrf_token(session_id))
+    if request.method != "POST":
+        return error_response(
+            405, "method_not_allowed", "Use POST to sign out.", api=request.is_api
+        )
+    if not _same_site_post(env, request, session_id):
+        return error_response(
+            403,
+            "cross_site_sign_out",
+            "Sign-out must be confirmed from this site.",
+            api=request.is_api,
+        )
+    if session_id is None:
+        return redirect(config.post_sign_out_url, [clear_session_cookie(config)], status=303)
+    key = env.keys.store_key_for("s", session_id)
+    record = yield from end_session(env, key, EndReason.SIGNED_OUT, revoke=True)
+    target = end_session_url(env, record.tokens.id_token if record else None)
+    return redirect(target, [clear_session_cookie(config)], status=303)
+
+
+def _same_site_post(env: FlowEnv, request: RequestInfo, session_id: str | None) -> bool:
+    """A sign-out POST counts only when it provably comes from this site: the CSRF token
+    of the confirmation form, or same-origin fetch metadata; a foreign Origin never."""
+    origin = request.header("origin")
+    if origin and origin != "null" and origin.rstrip("/") != env.config.app_origin:
+        return False
+    token = (request.form or {}).get("csrf_token") or request.header("x-csrf-token")
+    if token and session_id is not None:
+        return hmac.compare_digest(token.encode(), env.keys.csrf_token(session_id).encode())
+    return request.header("sec-fetch-site") == "same-origin"
+
+
+def challenge(config: ThunderIDConfig, request: RequestInfo, ended: EndReason | None) -> Response:
+    """A protected path without a session: code gets 401, a browser goes to sign in."""
+    cookies = [clear_session_cookie(config)] if ended is not None else []
+    target = request.path + ("?" + request.query_string if request.query_string else "")
+    sign_in = config.sign_in_path + "?return_to=" + quote(target, safe="")
+    if request.is_api or request.method not in ("GET", "HEAD"):
+        reason = ended.value if ended else "not_signed_in"
+        return error_response(
+            401,
+            "not_signed_in",
+            "Sign-in required." + (f" The session ended: {reason}." if ended else ""),
+            api=request.is_api,
+            headers=[
+                (
+                    "WWW-Authenticate",
+                    f'Bearer realm="thunderid", error="invalid_token", '
+                    f'error_description="{reason}"',
+                )
+            ],
+            cookies=cookies,
+            links=[("Sign in", sign_in)],
+        )
+    return redirect(sign_in, cookies)
+
+
+def unavailable(request: RequestInfo, message: str, retry_after: int = 5) -> Response:
+    return error_response(
+        503,
+        "temporarily_unavailable",
+        message,
+        api=request.is_api,
+        headers=[("Retry-After", str(retry_after))],
+    )

@@ -1,0 +1,207 @@
+"""Single-flight refresh (RFC 6749 section 6) for providers that rotate refresh tokens and
+revoke the whole family when an old one comes back (ThunderID does).
+
+For one session, at most one refresh-token grant is in flight across threads, tasks,
+processes and hosts: the caller must hold the store lease ``refresh:<key>``. Everyone
+else waits for the holder's result in the store. Rules:
+
+* under the lease, re-read the session first: a sibling may have refreshed already
+  (its access token differs from the one we saw) — then use its result;
+* write the new tokens with compare-and-set; a lost race re-applies them to the newer
+  record (a touch may have landed in between) instead of overwriting it;
+* on ``invalid_grant``, re-read before declaring the session dead (a sibling on another
+  host may have rotated the token under an expired lease);
+* an unreachable IdP or a 5xx keeps the session for a later try.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .crypto import b64url
+from .effects import AcquireLock, Flow, Now, RandomBytes, ReleaseLock, Sleep
+from .env import ERROR, WARNING, FlowEnv, Loaded
+from .errors import IDTokenError, ProviderError, TokenEndpointError
+from .session import EndReason, SessionRecord
+from .signin import user_claims
+from .token_state import RefreshOutcome, TokenState, classify
+from .tokens import TokenSet, parse_token_response
+
+POLL_FIRST = 0.01
+POLL_MAX = 0.1
+MAX_CAS_RETRIES = 5
+
+
+@dataclass(frozen=True, slots=True)
+class RefreshResult:
+    outcome: RefreshOutcome
+    loaded: Loaded | None  # the session after the attempt (None: gone from the store)
+    detail: str = ""
+
+
+def refresh_lock_name(key: str) -> str:
+    return "refresh:" + key
+
+
+def refresh(env: FlowEnv, key: str, seen: Loaded, *, force: bool = False) -> Flow[RefreshResult]:
+    """Refresh ``seen``'s tokens once for everyone. ``force`` refreshes even a token that
+    looks fresh (an API rejected it), unless a sibling already replaced it."""
+    config = env.config
+    owner = b64url((yield RandomBytes(16)))
+    name = refresh_lock_name(key)
+    start = yield Now()
+    deadline = start + config.refresh_wait_timeout
+    poll = POLL_FIRST
+    while True:
+        now = yield Now()
+        acquired = yield AcquireLock(
+            name, owner, config.effective_lock_lease, max(0.0, deadline - now)
+        )
+        if acquired:
+            break
+        # Another worker holds the lease: its result will appear in the store.
+        current = yield from env.load(key)
+        settled = _settled_by_sibling(env, seen, current, now, force)
+        if settled is not None:
+            return settled
+        if now >= deadline:
+            return RefreshResult(
+                RefreshOutcome.UNAVAILABLE, current or seen, "timed out waiting for a refresh"
+            )
+        yield Sleep(poll)
+        poll = min(poll * 2, POLL_MAX)
+    try:
+        return (yield from _refresh_holding_lock(env, key, seen, force))
+    finally:
+        yield ReleaseLock(name, owner)
+
+
+def hold_refresh_lock(env: FlowEnv, key: str) -> Flow[str | None]:
+    """Take the session's refresh lease (for work that replaces its tokens other than a
+    refresh, e.g. a token exchange); the owner token, or None after the wait limit."""
+    owner = b64url((yield RandomBytes(16)))
+    deadline = (yield Now()) + env.config.refresh_wait_timeout
+    poll = POLL_FIRST
+    while True:
+        now = yield Now()
+        wait = max(0.0, deadline - now)
+        if (
+            yield AcquireLock(refresh_lock_name(key), owner, env.config.effective_lock_lease, wait)
+        ):
+            return owner
+        if now >= deadline:
+            return None
+        yield Sleep(poll)
+        poll = min(poll * 2, POLL_MAX)
+
+
+def _settled_by_sibling(
+    env: FlowEnv, seen: Loaded, current: Loaded | None, now: float, force: bool
+) -> RefreshResult | None:
+    """The result a sibling already produced, if any."""
+    if current is None:
+        return RefreshResult(RefreshOutcome.REJECTED, None, "the session is gone")
+    if current.record.ended is not None:
+        return RefreshResult(RefreshOutcome.REJECTED, current, "the session ended")
+    if current.record.tokens.access_token != seen.record.tokens.access_token:
+        return RefreshResult(RefreshOutcome.ROTATED, current, "refreshed by a sibling")
+    if not force and classify(current.record, now, env.config.refresh_leeway) is TokenState.FRESH:
+        return RefreshResult(RefreshOutcome.ROTATED, current, "already fresh")
+    return None
+
+
+def _refresh_holding_lock(env: FlowEnv, key: str, seen: Loaded, force: bool) -> Flow[RefreshResult]:
+    now = yield Now()
+    current = yield from env.load(key)
+    settled = _settled_by_sibling(env, seen, current, now, force)
+    if settled is not None:
+        return settled
+    assert current is not None
+    refresh_token = current.record.tokens.refresh_token
+    if refresh_token is None:
+        return RefreshResult(RefreshOutcome.REJECTED, current, "no refresh token")
+    request = env.token_request({"grant_type": "refresh_token", "refresh_token": refresh_token})
+    try:
+        response = yield from env.post(request, "token endpoint")
+        now = yield Now()
+        fresh = parse_token_response(response.status, response.body, now)
+    except TokenEndpointError as exc:
+        if exc.error != "invalid_grant":
+            yield env.log(
+                ERROR, f"refresh failed with {exc.error}; keeping the session for a retry"
+            )
+            return RefreshResult(RefreshOutcome.UNAVAILABLE, current, exc.error)
+        return (yield from _confirm_rejection(env, key, current))
+    except ProviderError as exc:
+        yield env.log(WARNING, f"refresh unavailable: {exc}")
+        return RefreshResult(RefreshOutcome.UNAVAILABLE, current, str(exc))
+    tokens = current.record.tokens.merged_with(fresh)
+    claims = current.record.claims
+    if fresh.id_token:
+        claims = yield from _claims_after_refresh(env, fresh.id_token, current.record)
+    stored = yield from save_tokens(env, key, current, tokens, claims)
+    if stored is None:
+        return RefreshResult(RefreshOutcome.REJECTED, None, "the session vanished during refresh")
+    return RefreshResult(RefreshOutcome.ROTATED, stored, "refreshed")
+
+
+def _confirm_rejection(env: FlowEnv, key: str, current: Loaded) -> Flow[RefreshResult]:
+    again = yield from env.load(key)
+    if (
+        again is not None
+        and again.record.ended is None
+        and (again.record.tokens.refresh_token != current.record.tokens.refresh_token)
+    ):
+        return RefreshResult(RefreshOutcome.ROTATED, again, "rotated by a sibling")
+    ended = yield from end_record(env, key, again or current, EndReason.REFRESH_REJECTED)
+    return RefreshResult(RefreshOutcome.REJECTED, ended, "invalid_grant")
+
+
+def _claims_after_refresh(
+    env: FlowEnv, id_token: str, record: SessionRecord
+) -> Flow[dict[str, object]]:
+    """Claims of a refreshed ID token (OIDC Core 12.2: same iss and sub, no nonce check)."""
+    try:
+        claims = yield from env.validate_id_token(id_token, nonce=None)
+    except IDTokenError as exc:
+        yield env.log(WARNING, f"the refreshed ID token was not accepted ({exc}); claims kept")
+        return dict(record.claims)
+    if claims.get("sub") != record.claims.get("sub"):
+        yield env.log(ERROR, "the refreshed ID token names another subject; claims kept")
+        return dict(record.claims)
+    return user_claims(claims)
+
+
+def save_tokens(
+    env: FlowEnv, key: str, base: Loaded, tokens: TokenSet, claims: object
+) -> Flow[Loaded | None]:
+    """Write new tokens with compare-and-set, re-applying them on a newer record when a
+    concurrent write (a touch) won the race. None if the session disappeared."""
+    now = yield Now()
+    current = base
+    for _ in range(MAX_CAS_RETRIES):
+        record = current.record.with_tokens(tokens, claims).touched(now)  # type: ignore[arg-type]
+        version = yield from env.save(key, record, current.version)
+        if version is not None:
+            return Loaded(record, version)
+        reread = yield from env.load(key)
+        if reread is None or reread.record.ended is not None:
+            return None
+        current = reread
+    raise ProviderError("the session store kept changing while saving new tokens")
+
+
+def end_record(env: FlowEnv, key: str, loaded: Loaded, reason: EndReason) -> Flow[Loaded | None]:
+    """Replace the session with a tombstone that remembers why it ended."""
+    current: Loaded | None = loaded
+    for _ in range(MAX_CAS_RETRIES):
+        if current is None:
+            return None
+        if current.record.ended is not None:
+            return current
+        tomb = current.record.tombstone(reason)
+        version = yield from env.save(key, tomb, current.version)
+        if version is not None:
+            return Loaded(tomb, version)
+        current = yield from env.load(key)
+    return current

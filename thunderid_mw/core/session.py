@@ -1,0 +1,116 @@
+"""The session record: what the store keeps for one signed-in browser, and its lifetime."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from enum import StrEnum
+from typing import Any
+
+from .tokens import TokenSet
+
+RECORD_FORMAT = 1
+
+
+class EndReason(StrEnum):
+    """Why a session is over; ``AuthContext.ended_reason`` tells the app."""
+
+    SIGNED_OUT = "signed_out"
+    EXPIRED = "expired"
+    REFRESH_REJECTED = "refresh_rejected"
+    REVOKED = "revoked"
+    LOGGED_OUT_BY_PROVIDER = "logged_out_by_provider"
+
+
+@dataclass(frozen=True, slots=True)
+class SessionRecord:
+    """One session. ``ended`` is set on a tombstone: a record kept for a while after the
+    session ended, so the next request can be told why."""
+
+    tokens: TokenSet
+    claims: Mapping[str, Any]
+    created_at: float
+    last_seen: float
+    absolute_expires_at: float
+    ended: EndReason | None = None
+
+    def deadline(self, idle_timeout: float) -> float:
+        """When this session ends if nothing refreshes it: the earliest of the idle limit,
+        the absolute limit and the refresh token's expiry. Without a refresh token the
+        session cannot outlive its access token."""
+        end = min(self.last_seen + idle_timeout, self.absolute_expires_at)
+        tokens = self.tokens
+        if tokens.refresh_token is None:
+            if tokens.expires_at is not None:
+                end = min(end, tokens.expires_at)
+        elif tokens.refresh_expires_at is not None:
+            end = min(end, tokens.refresh_expires_at)
+        return end
+
+    def touched(self, now: float) -> SessionRecord:
+        return replace(self, last_seen=now)
+
+    def with_tokens(
+        self, tokens: TokenSet, claims: Mapping[str, Any] | None = None
+    ) -> SessionRecord:
+        return replace(self, tokens=tokens, claims=self.claims if claims is None else claims)
+
+    def tombstone(self, reason: EndReason) -> SessionRecord:
+        """The ended form: no tokens kept, only why and who."""
+        return SessionRecord(
+            tokens=TokenSet(access_token=""),
+            claims={},
+            created_at=self.created_at,
+            last_seen=self.last_seen,
+            absolute_expires_at=self.absolute_expires_at,
+            ended=reason,
+        )
+
+    # Serialisation: compact JSON; decoded once per stored version (see the client's cache).
+
+    def to_bytes(self) -> bytes:
+        t = self.tokens
+        doc = {
+            "f": RECORD_FORMAT,
+            "at": t.access_token,
+            "tt": t.token_type,
+            "ae": t.expires_at,
+            "rt": t.refresh_token,
+            "it": t.id_token,
+            "sc": list(t.scopes),
+            "re": t.refresh_expires_at,
+            "cl": dict(self.claims),
+            "ca": self.created_at,
+            "ls": self.last_seen,
+            "ax": self.absolute_expires_at,
+            "en": None if self.ended is None else self.ended.value,
+        }
+        return json.dumps(doc, separators=(",", ":")).encode()
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> SessionRecord | None:
+        """The record, or None when ``data`` is not a record of a format we know."""
+        try:
+            doc = json.loads(data)
+            if doc.get("f") != RECORD_FORMAT:
+                return None
+            tokens = TokenSet(
+                access_token=doc["at"],
+                token_type=doc["tt"],
+                expires_at=doc["ae"],
+                refresh_token=doc["rt"],
+                id_token=doc["it"],
+                scopes=tuple(doc["sc"]),
+                refresh_expires_at=doc["re"],
+            )
+            return cls(
+                tokens=tokens,
+                claims=doc["cl"],
+                created_at=doc["ca"],
+                last_seen=doc["ls"],
+                absolute_expires_at=doc["ax"],
+                ended=None if doc["en"] is None else EndReason(doc["en"]),
+            )
+        except (ValueError, KeyError, TypeError, AttributeError):
+            return None

@@ -1,0 +1,258 @@
+"""Sign-in: the authorization request (RFC 6749 4.1.1, RFC 7636, OIDC Core 3.1.2.1) and the
+checks on the authorization response (RFC 6749 4.1.2, RFC 9207), then the code exchange.
+
+A sign-in in progress is a ``SignInTransaction``, sealed with AES-GCM and kept by the
+browser (one cookie per sign-in, so parallel tabs do not disturb each other) or, for the
+client API, in the store.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from typing import Any
+from urllib.parse import parse_qs, urlencode
+
+from .config import ThunderIDConfig
+from .cookies import SESSION_ID_BYTES, new_session_id
+from .crypto import Keys, b64url, b64url_decode
+from .discovery import ProviderMetadata
+from .effects import Flow, Now, RandomBytes
+from .env import FlowEnv, Loaded
+from .errors import IDTokenError, ProviderError, SignInError, TokenEndpointError
+from .pkce import code_challenge, code_verifier
+from .session import SessionRecord
+from .tokens import parse_token_response
+
+SIGN_IN_ENTROPY = 96  # state, nonce and PKCE verifier: 32 random bytes each
+_TX_CONTEXT = b"thunderid-mw sign-in transaction"
+
+
+@dataclass(frozen=True, slots=True)
+class SignInTransaction:
+    state: str
+    nonce: str
+    code_verifier: str
+    return_to: str
+    created_at: float
+
+    def seal(self, keys: Keys, nonce: bytes) -> str:
+        raw = json.dumps(asdict(self), separators=(",", ":")).encode()
+        return b64url(keys.seal(raw, nonce, _TX_CONTEXT))
+
+    @classmethod
+    def unseal(cls, keys: Keys, sealed: str) -> SignInTransaction | None:
+        data = b64url_decode(sealed)
+        opened = None if data is None else keys.open(data, _TX_CONTEXT)
+        if opened is None:
+            return None
+        try:
+            return cls(**json.loads(opened))
+        except (ValueError, TypeError):
+            return None
+
+    @property
+    def cookie_suffix(self) -> str:
+        """Names this transaction's cookie: a prefix of the state, unique per sign-in."""
+        return self.state[:16]
+
+
+def start_sign_in(
+    config: ThunderIDConfig,
+    metadata: ProviderMetadata,
+    *,
+    return_to: str,
+    entropy: bytes,
+    now: float,
+    extra_params: Mapping[str, str] | None = None,
+) -> tuple[str, SignInTransaction]:
+    """The authorization URL to send the browser to, and the transaction to keep."""
+    if len(entropy) != SIGN_IN_ENTROPY:
+        raise ValueError(f"start_sign_in takes {SIGN_IN_ENTROPY} random bytes")
+    tx = SignInTransaction(
+        state=b64url(entropy[:32]),
+        nonce=b64url(entropy[32:64]),
+        code_verifier=code_verifier(entropy[64:]),
+        return_to=return_to,
+        created_at=now,
+    )
+    params = {
+        **config.extra_authorize_params,
+        **(extra_params or {}),
+        "response_type": "code",
+        "client_id": config.client_id,
+        "redirect_uri": config.after_sign_in_url,
+        "scope": " ".join(config.scopes),
+        "state": tx.state,
+        "nonce": tx.nonce,
+        "code_challenge": code_challenge(tx.code_verifier),
+        "code_challenge_method": "S256",
+    }
+    separator = "&" if "?" in metadata.authorization_endpoint else "?"
+    return metadata.authorization_endpoint + separator + urlencode(params), tx
+
+
+@dataclass(frozen=True, slots=True)
+class CallbackParams:
+    state: str | None
+    code: str | None
+    iss: str | None
+    error: str | None
+    error_description: str | None
+    session_state: str | None
+
+    @classmethod
+    def from_query(cls, query_string: str) -> CallbackParams:
+        try:
+            raw = parse_qs(query_string, keep_blank_values=True, max_num_fields=50)
+        except ValueError:
+            raise SignInError("bad_callback", "The sign-in response could not be read.") from None
+
+        def one(name: str) -> str | None:
+            values = raw.get(name)
+            if not values:
+                return None
+            if len(values) > 1:  # RFC 6749 3.1: parameters must not repeat
+                raise SignInError("bad_callback", f"The sign-in response repeats {name!r}.")
+            return values[0]
+
+        return cls(
+            state=one("state"),
+            code=one("code"),
+            iss=one("iss"),
+            error=one("error"),
+            error_description=one("error_description"),
+            session_state=one("session_state"),
+        )
+
+    @classmethod
+    def from_values(
+        cls,
+        code: str | None,
+        state: str | None,
+        session_state: str | None = None,
+        iss: str | None = None,
+    ) -> CallbackParams:
+        return cls(state, code, iss, None, None, session_state)
+
+
+def check_callback(
+    params: CallbackParams,
+    tx: SignInTransaction | None,
+    *,
+    metadata: ProviderMetadata,
+    now: float,
+    timeout: float,
+) -> str:
+    """The authorization code, once the response is proven to answer ``tx`` and to come from
+    the right issuer; otherwise ``SignInError`` naming what is wrong."""
+    if not params.state:
+        raise SignInError("missing_state", "The sign-in response has no state parameter.")
+    if tx is None:
+        raise SignInError(
+            "unknown_state",
+            "No sign-in is in progress for this response: it was already completed, it "
+            "expired, or cookies are blocked. Please sign in again.",
+        )
+    if not hmac.compare_digest(params.state.encode(), tx.state.encode()):
+        raise SignInError("state_mismatch", "The sign-in response does not match this sign-in.")
+    if now - tx.created_at > timeout:
+        raise SignInError(
+            "expired_state", "This sign-in took too long and expired. Please sign in again."
+        )
+    # RFC 9207 2.4: compare iss when sent; require it when the provider says it sends it.
+    if params.iss is not None:
+        if params.iss.rstrip("/") != metadata.issuer.rstrip("/"):
+            raise SignInError("issuer_mismatch", "The sign-in response came from another issuer.")
+    elif metadata.iss_parameter_supported:
+        raise SignInError("issuer_missing", "The sign-in response lacks the iss parameter.")
+    if params.error:
+        detail = f" ({params.error_description})" if params.error_description else ""
+        status = 403 if params.error == "access_denied" else 400
+        raise SignInError(
+            "provider_error",
+            f"The identity provider did not sign you in: {params.error}{detail}.",
+            status=status,
+        )
+    if not params.code:
+        raise SignInError("missing_code", "The sign-in response has no authorization code.")
+    return params.code
+
+
+def code_exchange_params(
+    config: ThunderIDConfig, code: str, tx: SignInTransaction
+) -> dict[str, str]:
+    return {
+        "grant_type": "authorization_code",
+        "code": code,
+        "redirect_uri": config.after_sign_in_url,
+        "code_verifier": tx.code_verifier,
+    }
+
+
+def user_claims(claims: Mapping[str, Any]) -> dict[str, Any]:
+    """The claims worth keeping for ``ctx.user`` (protocol-only claims dropped)."""
+    protocol = {"nonce", "at_hash", "c_hash", "s_hash"}
+    return {k: v for k, v in claims.items() if k not in protocol}
+
+
+def complete_sign_in(
+    env: FlowEnv,
+    params: CallbackParams,
+    tx: SignInTransaction | None,
+    session_id: str | None = None,
+) -> Flow[tuple[str, Loaded]]:
+    """Check the response, exchange the code, validate the ID token and store the session.
+
+    The middleware passes no ``session_id``: the session gets a new random id, never the id
+    of a session that existed before (no fixation). The client API stores it under the
+    caller's ``session_id``, as the Node SDK does. Returns ``(session_id, loaded)``."""
+    now = yield Now()
+    code = check_callback(
+        params, tx, metadata=env.metadata, now=now, timeout=env.config.sign_in_timeout
+    )
+    assert tx is not None
+    response = yield from env.post(
+        env.token_request(code_exchange_params(env.config, code, tx)), "token endpoint"
+    )
+    now = yield Now()
+    try:
+        tokens = parse_token_response(response.status, response.body, now)
+    except TokenEndpointError as exc:
+        # invalid_grant here is a replayed or expired code.
+        raise SignInError(
+            "code_rejected",
+            f"The identity provider rejected the sign-in code ({exc.error}). Please sign in again.",
+        ) from exc
+    if tokens.id_token is None:
+        raise SignInError("no_id_token", "The identity provider returned no ID token.", status=502)
+    try:
+        claims = yield from env.validate_id_token(tokens.id_token, nonce=tx.nonce)
+    except IDTokenError as exc:
+        raise SignInError(
+            "invalid_id_token", f"The ID token was rejected: {exc}.", status=502
+        ) from exc
+    record = SessionRecord(
+        tokens=tokens,
+        claims=user_claims(claims),
+        created_at=now,
+        last_seen=now,
+        absolute_expires_at=now + env.config.session_max_age,
+    )
+    if session_id is not None:
+        key = env.keys.store_key_for("s", session_id)
+        for _ in range(3):
+            existing = yield from env.load(key)
+            version = yield from env.save(key, record, existing.version if existing else None)
+            if version is not None:
+                return session_id, Loaded(record, version)
+        raise ProviderError("the session store kept changing while saving the new session")
+    for _ in range(3):
+        new_id = new_session_id((yield RandomBytes(SESSION_ID_BYTES)))
+        key = env.keys.store_key_for("s", new_id)
+        version = yield from env.save(key, record, None)
+        if version is not None:
+            return new_id, Loaded(record, version)
+    raise ProviderError("could not allocate a session id")

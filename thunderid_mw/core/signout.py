@@ -1,0 +1,69 @@
+"""Ending a session: token revocation (RFC 7009), the local tombstone, and the
+RP-initiated logout URL (OpenID Connect RP-Initiated Logout 1.0)."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from .effects import Flow
+from .env import WARNING, FlowEnv, Loaded
+from .errors import ProviderError
+from .refresh import end_record
+from .session import EndReason, SessionRecord
+
+
+def revoke_tokens(env: FlowEnv, record: SessionRecord) -> Flow[bool]:
+    """Revoke the refresh token (which revokes its grant at most providers) and the access
+    token. Failures are logged and reported as False, never raised: a dead revocation
+    endpoint must not keep a user signed in locally."""
+    endpoint = env.metadata.revocation_endpoint
+    if endpoint is None:
+        yield env.log(WARNING, "the provider has no revocation endpoint; tokens not revoked")
+        return False
+    ok = True
+    tokens = record.tokens
+    for token, hint in (
+        (tokens.refresh_token, "refresh_token"),
+        (tokens.access_token, "access_token"),
+    ):
+        if not token:
+            continue
+        request = env.token_request({"token": token, "token_type_hint": hint}, url=endpoint)
+        try:
+            response = yield from env.post(request, "revocation endpoint")
+        except ProviderError as exc:
+            yield env.log(WARNING, f"revocation failed: {exc}")
+            ok = False
+            continue
+        # RFC 7009 2.2: 200 means revoked (or already invalid).
+        if response.status != 200:
+            yield env.log(WARNING, f"revocation endpoint answered HTTP {response.status}")
+            ok = False
+    return ok
+
+
+def end_session(
+    env: FlowEnv, key: str, reason: EndReason, *, revoke: bool
+) -> Flow[SessionRecord | None]:
+    """End the session stored under ``key``; returns the record as it was (for the
+    ``id_token_hint``), or None if there was no live session."""
+    loaded = yield from env.load(key)
+    if loaded is None or loaded.record.ended is not None:
+        return None
+    if revoke:
+        yield from revoke_tokens(env, loaded.record)
+    yield from end_record(env, key, Loaded(loaded.record, loaded.version), reason)
+    return loaded.record
+
+
+def end_session_url(env: FlowEnv, id_token: str | None) -> str:
+    """Where to send the browser after a local sign-out."""
+    target = env.config.post_sign_out_url
+    endpoint = env.metadata.end_session_endpoint
+    if endpoint is None:
+        return target
+    params = {"client_id": env.config.client_id, "post_logout_redirect_uri": target}
+    if id_token:
+        params["id_token_hint"] = id_token
+    separator = "&" if "?" in endpoint else "?"
+    return endpoint + separator + urlencode(params)

@@ -1,0 +1,152 @@
+"""Token endpoint requests and responses (RFC 6749 sections 2.3.1, 4.1.3, 5.1, 5.2, 6)."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+from .config import ClientAuthMethod
+from .errors import ProviderError, TokenEndpointError
+
+MAX_RESPONSE_BYTES = 1 << 20
+
+
+@dataclass(frozen=True, slots=True)
+class TokenSet:
+    """The tokens of one session, with absolute expiry times (Unix seconds)."""
+
+    access_token: str
+    token_type: str = "Bearer"
+    expires_at: float | None = None
+    refresh_token: str | None = None
+    id_token: str | None = None
+    scopes: tuple[str, ...] = ()
+    refresh_expires_at: float | None = None
+
+    def merged_with(self, newer: TokenSet) -> TokenSet:
+        """The result of a refresh: fields the provider did not send again are kept
+        (RFC 6749 6: the refresh token and scope may be omitted)."""
+        return TokenSet(
+            access_token=newer.access_token,
+            token_type=newer.token_type,
+            expires_at=newer.expires_at,
+            refresh_token=newer.refresh_token or self.refresh_token,
+            id_token=newer.id_token or self.id_token,
+            scopes=newer.scopes or self.scopes,
+            # ThunderID keeps the first refresh token's expiry across rotations.
+            refresh_expires_at=newer.refresh_expires_at or self.refresh_expires_at,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class TokenRequest:
+    """A POST to the token (or revocation, introspection) endpoint, ready to send."""
+
+    url: str
+    form: dict[str, str]
+    headers: dict[str, str]
+
+
+def client_auth(
+    method: ClientAuthMethod, client_id: str, client_secret: str | None
+) -> tuple[dict[str, str], dict[str, str]]:
+    """Form fields and headers that authenticate the client (RFC 6749 2.3.1)."""
+    if method == "client_secret_basic":
+        # Both parts are form-urlencoded before base64 (RFC 6749 2.3.1).
+        raw = f"{quote(client_id, safe='')}:{quote(client_secret or '', safe='')}"
+        token = base64.b64encode(raw.encode()).decode()
+        return {}, {"Authorization": f"Basic {token}"}
+    if method == "client_secret_post":
+        return {"client_id": client_id, "client_secret": client_secret or ""}, {}
+    return {"client_id": client_id}, {}
+
+
+def build_token_request(
+    url: str,
+    params: Mapping[str, str],
+    *,
+    method: ClientAuthMethod,
+    client_id: str,
+    client_secret: str | None,
+    bearer: str | None = None,
+) -> TokenRequest:
+    auth_form, headers = client_auth(method, client_id, client_secret)
+    form = dict(params)
+    for name, value in auth_form.items():
+        form.setdefault(name, value)
+    headers = {"Accept": "application/json", **headers}
+    if bearer is not None:
+        headers["Authorization"] = f"Bearer {bearer}"
+    return TokenRequest(url=url, form=form, headers=headers)
+
+
+def parse_json_body(status: int, body: bytes, what: str) -> dict[str, Any]:
+    """The JSON object in a provider's answer, or a ProviderError saying what was wrong."""
+    if len(body) > MAX_RESPONSE_BYTES:
+        raise ProviderError(f"the {what} answer is too large ({len(body)} bytes)")
+    try:
+        data = json.loads(body)
+    except ValueError:
+        raise ProviderError(
+            f"the {what} answered HTTP {status} with a body that is not JSON"
+        ) from None
+    if not isinstance(data, dict):
+        raise ProviderError(f"the {what} answered HTTP {status} with JSON that is not an object")
+    return data
+
+
+def parse_token_response(status: int, body: bytes, now: float) -> TokenSet:
+    """A ``TokenSet`` from a token endpoint answer; ``TokenEndpointError`` for an OAuth error
+    (RFC 6749 5.2), ``ProviderError`` for anything else unusable."""
+    if status >= 500:
+        raise ProviderError(f"the token endpoint answered HTTP {status}")
+    data = parse_json_body(status, body, "token endpoint")
+    if status != 200 or "error" in data:
+        error = data.get("error")
+        if not isinstance(error, str):
+            raise ProviderError(f"the token endpoint answered HTTP {status} without an error code")
+        description = data.get("error_description")
+        raise TokenEndpointError(
+            error, description if isinstance(description, str) else None, status=status
+        )
+    return token_set_from_json(data, now)
+
+
+def token_set_from_json(data: Mapping[str, Any], now: float) -> TokenSet:
+    access_token = data.get("access_token")
+    if not isinstance(access_token, str) or not access_token:
+        raise ProviderError("the token endpoint answer has no access_token")
+    token_type = str(data.get("token_type") or "Bearer")
+    expires_in = _number(data.get("expires_in"))
+    refresh_expires_in = _number(
+        data.get("refresh_expires_in") or data.get("refresh_token_expires_in")
+    )
+    refresh_token = data.get("refresh_token")
+    id_token = data.get("id_token")
+    scope = data.get("scope")
+    return TokenSet(
+        access_token=access_token,
+        token_type=token_type,
+        expires_at=None if expires_in is None else now + expires_in,
+        refresh_token=refresh_token if isinstance(refresh_token, str) and refresh_token else None,
+        id_token=id_token if isinstance(id_token, str) and id_token else None,
+        scopes=tuple(scope.split()) if isinstance(scope, str) else (),
+        refresh_expires_at=None if refresh_expires_in is None else now + refresh_expires_in,
+    )
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return None
+    return None

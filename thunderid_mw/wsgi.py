@@ -1,0 +1,86 @@
+"""``ThunderIDWSGIMiddleware``: a plain WSGI callable around any WSGI app.
+
+It only translates: environ → ``RequestInfo``/cookie header, core ``Response`` → WSGI.
+Every decision is the core's (``thunderid_mw.core.handler``), shared with the ASGI twin.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from .client import ThunderIDClient
+from .core.config import ThunderIDConfig
+from .core.errors import RefreshUnavailable, StoreUnavailable
+from .core.handler import MAX_FORM_BYTES, RequestInfo, challenge, parse_form, unavailable
+from .core.responses import Response, status_line
+
+Environ = dict[str, Any]
+StartResponse = Callable[..., Any]
+WSGIApp = Callable[[Environ, StartResponse], Iterable[bytes]]
+
+ENVIRON_KEY = "thunderid"
+
+
+class ThunderIDWSGIMiddleware:
+    """Wrap ``app``; every request gets ``environ["thunderid"]`` (an ``AuthContext``)."""
+
+    def __init__(self, app: WSGIApp, config_or_client: ThunderIDConfig | ThunderIDClient):
+        self.app = app
+        self.client = (
+            config_or_client
+            if isinstance(config_or_client, ThunderIDClient)
+            else ThunderIDClient(config_or_client)
+        )
+        self.config = self.client.config
+        self._routes = self.client.router.routes
+        self._is_protected = self.client.router.is_protected
+
+    def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO") or "/"
+        route = self._routes.get(path)
+        if route is not None:
+            request = _request_info(environ, read_form=environ.get("REQUEST_METHOD") == "POST")
+            return _send(self.client.handle_route(route, request), start_response)
+        try:
+            ctx = self.client.context_for_cookie(environ.get("HTTP_COOKIE"))
+        except RefreshUnavailable as exc:
+            return _send(
+                unavailable(_request_info(environ), str(exc), exc.retry_after), start_response
+            )
+        except StoreUnavailable:
+            message = "The session store is unavailable. Please retry shortly."
+            return _send(unavailable(_request_info(environ), message), start_response)
+        if not ctx.is_signed_in and self._is_protected(path):
+            response = challenge(self.config, _request_info(environ), ctx.ended_reason)
+            return _send(response, start_response)
+        environ[ENVIRON_KEY] = ctx
+        return self.app(environ, start_response)
+
+
+def _request_info(environ: Environ, *, read_form: bool = False) -> RequestInfo:
+    def header(name: str) -> str | None:
+        value = environ.get("HTTP_" + name.upper().replace("-", "_"))
+        return value if isinstance(value, str) else None
+
+    form = None
+    if read_form:
+        try:
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0
+        body = environ["wsgi.input"].read(length) if 0 < length <= MAX_FORM_BYTES else b""
+        form = parse_form(body)
+    return RequestInfo(
+        method=environ.get("REQUEST_METHOD", "GET"),
+        path=environ.get("PATH_INFO") or "/",
+        query_string=environ.get("QUERY_STRING", ""),
+        cookie_header=environ.get("HTTP_COOKIE"),
+        header=header,
+        form=form,
+    )
+
+
+def _send(response: Response, start_response: StartResponse) -> list[bytes]:
+    start_response(status_line(response.status), response.headers)
+    return [response.body]
