@@ -1,0 +1,17 @@
+# Developer and CI entry points. `make test` is what CI runs (.ci/run).
+PY := .venv/bin/python
+
+.PHONY: setup lint test demo
+
+setup:
+	bash scripts/bootstrap.sh
+
+lint: setup
+	.venv/bin/ruff check thunderid_mw tests
+	.venv/bin/mypy
+
+test: setup lint
+	$(PY) -m pytest -q
+
+demo: setup
+	$(PY) examples/run_demo.py

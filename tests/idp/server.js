@@ -1,0 +1,215 @@
+// Test OpenID provider for the thunderid_mw test suite (oidc-provider v9).
+//
+// Mimics ThunderID: endpoints under /oauth2/, `iss` in the authorization response (RFC 9207),
+// refresh tokens rotated on every use with reuse detection, token exchange (RFC 8693) and
+// the `account_switch` grant. A JSON admin API under /__test__/ lets tests count and
+// perturb the token endpoint (see control.js).
+//
+// Environment: PORT (0 = any free port; the issuer is printed on stdout as
+// `READY <issuer>`), TLS_CERT + TLS_KEY (PEM paths: serve HTTPS), ACCESS_TOKEN_TTL,
+// REFRESH_TOKEN_TTL (seconds), DEBUG (verbose logs).
+
+import './quiet.js';
+
+import { generateKeyPairSync } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import * as http from 'node:http';
+import * as https from 'node:https';
+
+import Provider from 'oidc-provider';
+
+import { findAccount } from './accounts.js';
+import {
+  adminApi, instrument, onGrantError, onRefreshTokenConsumed, REFRESH_TOKEN_TTL, state,
+} from './control.js';
+import { ACCOUNT_SWITCH, registerGrants, TOKEN_EXCHANGE } from './grants.js';
+import { esc, interactionRoutes, page } from './interactions.js';
+
+const HOST = '127.0.0.1';
+
+const ROUTES = {
+  authorization: '/oauth2/authorize',
+  token: '/oauth2/token',
+  revocation: '/oauth2/revoke',
+  introspection: '/oauth2/introspect',
+  userinfo: '/oauth2/userinfo',
+  jwks: '/oauth2/jwks',
+  end_session: '/oauth2/logout',
+  pushed_authorization_request: '/oauth2/par',
+};
+
+const SCOPES = ['openid', 'profile', 'email', 'offline_access', 'api:read', 'api:write'];
+
+const GRANT_TYPES = ['authorization_code', 'refresh_token', TOKEN_EXCHANGE, ACCOUNT_SWITCH];
+const PLACEHOLDER_REDIRECT = 'http://127.0.0.1/callback';
+
+const CLIENTS = [
+  { client_id: 'conf-client', client_secret: 'conf-secret', token_endpoint_auth_method: 'client_secret_basic' },
+  { client_id: 'conf-post-client', client_secret: 'conf-post-secret', token_endpoint_auth_method: 'client_secret_post' },
+  { client_id: 'public-client', token_endpoint_auth_method: 'none' },
+].map((client) => ({
+  ...client,
+  grant_types: GRANT_TYPES,
+  response_types: ['code'],
+  // Any loopback URI is accepted (see allowLoopbackRedirects); these are placeholders.
+  redirect_uris: [PLACEHOLDER_REDIRECT],
+  post_logout_redirect_uris: [PLACEHOLDER_REDIRECT],
+}));
+
+function signingKeys() {
+  const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  return { keys: [{ ...privateKey.export({ format: 'jwk' }), kid: 'test-idp-rs256', alg: 'RS256', use: 'sig' }] };
+}
+
+/** Make sure the session's grant covers everything requested: consent is implicit. */
+async function loadExistingGrant(ctx) {
+  const { oidc } = ctx;
+  const grantId = oidc.result?.consent?.grantId || oidc.session.grantIdFor(oidc.client.clientId);
+  let grant = grantId ? await oidc.provider.Grant.find(grantId) : undefined;
+  grant ||= new oidc.provider.Grant({ accountId: oidc.session.accountId, clientId: oidc.client.clientId });
+  grant.addOIDCScope(oidc.params.scope || 'openid');
+  await grant.save();
+  return grant;
+}
+
+function configuration() {
+  return {
+    clients: CLIENTS,
+    findAccount,
+    jwks: signingKeys(),
+    cookies: { keys: ['thunderid-mw-test-idp-cookie-key'] },
+    routes: ROUTES,
+    scopes: SCOPES,
+    claims: {
+      openid: ['sub'],
+      profile: ['name', 'given_name', 'family_name', 'preferred_username'],
+      email: ['email', 'email_verified'],
+    },
+    responseTypes: ['code'],
+    clientAuthMethods: ['client_secret_basic', 'client_secret_post', 'none'],
+    pkce: { required: () => true },
+    // ID tokens carry the scope-based claims (name, email...), as ThunderID's do.
+    conformIdTokenClaims: false,
+    features: {
+      devInteractions: { enabled: false },
+      introspection: {
+        enabled: true,
+        allowedPolicy: async (_ctx, client) => client.clientAuthMethod !== 'none',
+      },
+      revocation: { enabled: true },
+      userinfo: { enabled: true },
+      resourceIndicators: { enabled: false },
+      rpInitiatedLogout: {
+        enabled: true,
+        // Auto-submits "yes, sign me out" in a browser; tests without JS post the form.
+        async logoutSource(ctx, form) {
+          ctx.body = page('Sign out', `${form.replace('</form>', '<input type="hidden" name="logout" value="yes"/></form>')}
+<button type="submit" form="op.logoutForm">Sign out</button>
+<script>document.forms[0].submit()</script>`);
+        },
+        async postLogoutSuccessSource(ctx) {
+          ctx.body = page('Signed out', '<p>You are signed out.</p>');
+        },
+      },
+    },
+    interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
+    loadExistingGrant,
+    // Refresh tokens: always issued, rotated on every use (reuse revokes the grant).
+    issueRefreshToken: async (_ctx, client) => client.grantTypeAllowed('refresh_token'),
+    rotateRefreshToken: true,
+    expiresWithSession: async () => false,
+    ttl: {
+      AccessToken: () => state.accessTokenTtl,
+      AuthorizationCode: 60,
+      IdToken: 3600,
+      Interaction: 3600,
+      Grant: Math.max(REFRESH_TOKEN_TTL + 3600, 14 * 24 * 3600),
+      Session: Math.max(REFRESH_TOKEN_TTL + 3600, 14 * 24 * 3600),
+      RefreshToken(ctx, token) {
+        // A rotated refresh token inherits the first one's expiry (absolute lifetime).
+        const rotated = ctx?.oidc?.entities?.RotatedRefreshToken;
+        if (rotated) {
+          token.exp = rotated.exp;
+          return Math.max(rotated.exp - Math.floor(Date.now() / 1000), 1);
+        }
+        return REFRESH_TOKEN_TTL;
+      },
+    },
+    async renderError(ctx, out) {
+      ctx.type = 'html';
+      ctx.body = page('Error', Object.entries(out)
+        .map(([key, value]) => `<p><strong>${esc(key)}</strong>: <span class="${esc(key)}">${esc(value)}</span></p>`)
+        .join('\n'));
+    },
+  };
+}
+
+const isLoopback = (value) => {
+  try {
+    const url = new URL(value);
+    return ['http:', 'https:'].includes(url.protocol)
+      && ['127.0.0.1', 'localhost', '[::1]'].includes(url.hostname)
+      && !url.hash;
+  } catch {
+    return false;
+  }
+};
+
+/** Test apps run on random ports: accept any loopback redirect / post-logout URI. */
+function allowLoopbackRedirects(provider) {
+  const proto = provider.Client.prototype;
+  const { redirectUriAllowed, postLogoutRedirectUriAllowed } = proto;
+  proto.redirectUriAllowed = function allowed(value) {
+    return isLoopback(value) || redirectUriAllowed.call(this, value);
+  };
+  proto.postLogoutRedirectUriAllowed = function allowed(value) {
+    return isLoopback(value) || postLogoutRedirectUriAllowed.call(this, value);
+  };
+}
+
+function createServer(handlerRef) {
+  const handler = (req, res) => handlerRef.current(req, res);
+  if (process.env.TLS_CERT || process.env.TLS_KEY) {
+    if (!process.env.TLS_CERT || !process.env.TLS_KEY) {
+      throw new Error('set both TLS_CERT and TLS_KEY to serve HTTPS');
+    }
+    const options = { cert: readFileSync(process.env.TLS_CERT), key: readFileSync(process.env.TLS_KEY) };
+    return { server: https.createServer(options, handler), scheme: 'https' };
+  }
+  return { server: http.createServer(handler), scheme: 'http' };
+}
+
+async function main() {
+  // Listen first so PORT=0 works: the issuer needs the real port.
+  const handlerRef = { current: (_req, res) => { res.statusCode = 503; res.end(); } };
+  const { server, scheme } = createServer(handlerRef);
+  await new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(Number(process.env.PORT || 0), HOST, resolve);
+  });
+  const issuer = `${scheme}://${HOST}:${server.address().port}`;
+
+  const provider = new Provider(issuer, configuration());
+  allowLoopbackRedirects(provider);
+  registerGrants(provider, new Set(SCOPES));
+  provider.on('grant.error', onGrantError);
+  provider.on('refresh_token.consumed', onRefreshTokenConsumed);
+  if (process.env.DEBUG) {
+    provider.on('server_error', (_ctx, err) => console.error('server_error', err));
+  }
+  provider.use(adminApi('/__test__/'));
+  provider.use(instrument({ ...ROUTES, discovery: '/.well-known/openid-configuration' }));
+  provider.use(interactionRoutes(provider));
+
+  handlerRef.current = provider.callback();
+  process.stdout.write(`READY ${issuer}\n`);
+
+  const stop = () => process.exit(0);
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
