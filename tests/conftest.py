@@ -3,4 +3,5 @@
 pytest_plugins = [
     "tests.support.idp",
     "tests.support.redis_server",
+    "tests.support.servers",
 ]

@@ -202,7 +202,8 @@ class ThunderIDConfig:
         ``memory://``, ``sqlite:///path``, ``redis://…``, ``rediss://…``, ``unix://…``),
         PROTECTED_PATHS (comma separated), CA_BUNDLE, VERIFY_TLS (0/1), REFRESH_LEEWAY,
         HTTP_TIMEOUT, DISCOVERY_URL, ISSUER, COOKIE_NAME, COOKIE_SECURE (0/1),
-        SIGN_IN_PATH, SIGN_OUT_PATH, IDLE_TIMEOUT, ABSOLUTE_TIMEOUT.
+        SIGN_IN_PATH, SIGN_OUT_PATH, IDLE_TIMEOUT, ABSOLUTE_TIMEOUT, TOUCH_INTERVAL,
+        REFRESH_WAIT_TIMEOUT, LOCK_LEASE (seconds).
         """
         env = os.environ if environ is None else environ
 
@@ -232,6 +233,9 @@ class ThunderIDConfig:
             "HTTP_TIMEOUT": "http_timeout",
             "IDLE_TIMEOUT": "idle_timeout",
             "ABSOLUTE_TIMEOUT": "absolute_timeout",
+            "TOUCH_INTERVAL": "touch_interval",
+            "REFRESH_WAIT_TIMEOUT": "refresh_wait_timeout",
+            "LOCK_LEASE": "lock_lease",
         }
         for env_name, field_name in float_fields.items():
             if (value := get(env_name)) is not None:

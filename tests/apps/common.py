@@ -1,0 +1,56 @@
+"""What the test apps answer, shared by the WSGI and ASGI test apps.
+
+Endpoints (``/private`` and ``/api/`` are protected by the middleware):
+    /public          200 text, signed in or not
+    /private         200 text with the user's sub
+    /api/whoami      200 JSON: sub, a hash of the access token, expires_at, ended_reason
+    /api/token       200 JSON: the access token itself (tests compare tokens across requests)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from typing import Any
+
+from thunderid_mw import AuthContext, ThunderIDConfig
+
+
+def config_from_env() -> ThunderIDConfig:
+    """The app's config: THUNDERID_* variables set by the test that starts the server."""
+    return ThunderIDConfig.from_env(protected_paths=("/private", "/api"))
+
+
+def answer(path: str, ctx: AuthContext) -> tuple[int, str, bytes]:
+    """(status, content type, body) for ``path``."""
+    if path == "/public":
+        text = f"public signed_in={ctx.is_signed_in} ended={ctx.ended_reason}"
+        return 200, "text/plain", text.encode()
+    if path == "/private":
+        return 200, "text/plain", f"private sub={ctx.user.get('sub')}".encode()
+    if path == "/api/whoami":
+        return (
+            200,
+            "application/json",
+            _json(
+                {
+                    "signed_in": ctx.is_signed_in,
+                    "sub": ctx.user.get("sub"),
+                    "token_sha": hashlib.sha256((ctx.access_token or "").encode()).hexdigest()[:16],
+                    "expires_at": ctx.expires_at,
+                    "pid": os.getpid(),
+                }
+            ),
+        )
+    if path == "/api/token":
+        return (
+            200,
+            "application/json",
+            _json({"access_token": ctx.access_token, "pid": os.getpid()}),
+        )
+    return 404, "text/plain", b"not found"
+
+
+def _json(value: Any) -> bytes:
+    return json.dumps(value).encode()
