@@ -37,7 +37,7 @@ from .core.exchange import exchange_token as exchange_flow
 from .core.handler import RequestInfo, route_flow
 from .core.id_token import decode_unverified_claims, load_key_set
 from .core.records import RecordCodec
-from .core.resolve import Resolved, needs_slow_path, resolve
+from .core.resolve import Resolved, resolve, usable_until
 from .core.responses import Response
 from .core.routing import Route, Router
 from .core.session import EndReason
@@ -68,29 +68,38 @@ class _ClientBase:
         self.config = config
         self.keys = Keys.from_secret(config.secret)
         self.codec = RecordCodec(self.keys, config.encrypt_tokens)
-        self.store: SessionStore = config.store or _default_store()
+        self.store: SessionStore = config.store if config.store is not None else _default_store()
         self.router = Router(config)
         self._metadata: ProviderMetadata | None = None
         self._metadata_error: tuple[float, ProviderError] | None = None
         self._key_set: KeySet | None = None
         self._key_set_at = 0.0
-        # store key -> (version, context): a stored version is decoded once.
-        self._contexts: dict[str, tuple[int, AuthContext, Loaded]] = {}
+        # session id -> its store key and the context of the version last seen.
+        self._entries: dict[str, _Entry] = {}
         self.signed_out = AuthContext(self)  # type: ignore[arg-type]
 
     # Contexts -------------------------------------------------------------------------
 
-    def _cached(self, key: str, item: StoredItem) -> tuple[AuthContext, Loaded] | None:
-        entry = self._contexts.get(key)
-        if entry is not None and entry[0] == item.version:
-            return entry[1], entry[2]
-        record = self.codec.decode(item.data, key)
+    def _entry(self, session_id: str) -> _Entry:
+        entry = self._entries.get(session_id)
+        if entry is None:
+            if len(self._entries) >= CONTEXT_CACHE_SIZE:
+                self._entries.clear()  # bounded: made-up cookies cannot grow it
+            entry = self._entries[session_id] = _Entry(self.session_key(session_id))
+        return entry
+
+    def _decode(self, session_id: str, entry: _Entry, item: StoredItem) -> Loaded | None:
+        """The record of ``item``, decoded once per stored version."""
+        if entry.loaded is not None and entry.version == item.version:
+            return entry.loaded
+        record = self.codec.decode(item.data, entry.key)
         if record is None:
             return None
         loaded = Loaded(record, item.version)
-        return self._remember(key, None, loaded), loaded
+        self._adopt(session_id, entry, loaded)
+        return loaded
 
-    def _remember(self, key: str, session_id: str | None, loaded: Loaded) -> AuthContext:
+    def _adopt(self, session_id: str, entry: _Entry, loaded: Loaded) -> AuthContext:
         record = loaded.record
         if record.ended is not None:
             ctx = AuthContext(self, ended_reason=record.ended)  # type: ignore[arg-type]
@@ -104,32 +113,27 @@ class _ClientBase:
                 id_token=tokens.id_token,
                 scopes=tokens.scopes,
                 expires_at=tokens.expires_at,
-                sign_out_csrf_token=None
-                if session_id is None
-                else self.keys.csrf_token(session_id),
+                sign_out_csrf_token=self.keys.csrf_token(session_id),
             )
-        if len(self._contexts) >= CONTEXT_CACHE_SIZE:
-            self._contexts.clear()
-        self._contexts[key] = (loaded.version, ctx, loaded)
+        entry.version = loaded.version
+        entry.loaded = loaded
+        entry.ctx = ctx
+        entry.until = usable_until(record, self.config)
         return ctx
-
-    def _context_for(self, session_id: str, key: str, loaded: Loaded) -> AuthContext:
-        entry = self._contexts.get(key)
-        if entry is not None and entry[0] == loaded.version and entry[1].session_id == session_id:
-            return entry[1]
-        return self._remember(key, session_id, loaded)
 
     def _ended_context(self, reason: EndReason | None) -> AuthContext:
         if reason is None:
             return self.signed_out
         return AuthContext(self, ended_reason=reason)  # type: ignore[arg-type]
 
-    def _context_from_resolved(self, session_id: str, key: str, resolved: Resolved) -> AuthContext:
+    def _context_from_resolved(
+        self, session_id: str, entry: _Entry, resolved: Resolved
+    ) -> AuthContext:
         if resolved.unavailable is not None:
             raise RefreshUnavailable(resolved.unavailable)
         if resolved.loaded is None:
             return self._ended_context(resolved.ended)
-        return self._context_for(session_id, key, resolved.loaded)
+        return self._adopt(session_id, entry, resolved.loaded)
 
     def session_key(self, session_id: str) -> str:
         return self.keys.store_key_for("s", session_id)
@@ -177,6 +181,20 @@ class _ClientBase:
 
     def _token_set(self, loaded: Loaded) -> TokenSet:
         return loaded.record.tokens
+
+
+class _Entry:
+    """What the client remembers of one session id: its store key (an HMAC, computed once)
+    and the context of the stored version it saw last, usable until ``until``."""
+
+    __slots__ = ("ctx", "key", "loaded", "until", "version")
+
+    def __init__(self, key: str):
+        self.key = key
+        self.version = -1
+        self.until = 0.0
+        self.ctx: AuthContext | None = None
+        self.loaded: Loaded | None = None
 
 
 def _default_store() -> SessionStore:
@@ -339,24 +357,28 @@ class ThunderIDClient(_ClientBase):
         """The session's context, refreshed when due. ``force_refresh`` refreshes anyway;
         ``rejected_token`` refreshes only if that token is still the session's (an API
         answered 401 to it, and no sibling has replaced it yet)."""
-        key = self.session_key(session_id)
-        item = self.store.load(key)
+        entry = self._entry(session_id)
+        item = self.store.load(entry.key)
         if item is None:
             return self.signed_out
-        cached = self._cached(key, item)
-        if cached is None:
+        if (
+            item.version == entry.version
+            and time.time() < entry.until
+            and not force_refresh
+            and rejected_token is None
+        ):
+            return entry.ctx  # type: ignore[return-value]  # the hot path
+        loaded = self._decode(session_id, entry, item)
+        if loaded is None:
             return self.signed_out
-        ctx, loaded = cached
         if rejected_token is not None:
             force_refresh = loaded.record.tokens.access_token == rejected_token
-        if not force_refresh and not needs_slow_path(loaded, time.time(), self.config):
-            return (
-                ctx if ctx.session_id == session_id else self._context_for(session_id, key, loaded)
-            )
-        if loaded.record.ended is not None:
-            return self._ended_context(loaded.record.ended)
-        resolved = self._run(resolve(self._flow_env(), key, loaded, force_refresh=force_refresh))
-        return self._context_from_resolved(session_id, key, resolved)
+        if loaded.record.ended is not None or (not force_refresh and time.time() < entry.until):
+            return entry.ctx  # type: ignore[return-value]
+        resolved = self._run(
+            resolve(self._flow_env(), entry.key, loaded, force_refresh=force_refresh)
+        )
+        return self._context_from_resolved(session_id, entry, resolved)
 
     def handle_route(self, route: Route, request: RequestInfo) -> Response:
         try:
@@ -410,7 +432,7 @@ class ThunderIDClient(_ClientBase):
         params = CallbackParams.from_values(code, state, session_state, iss)
         env = self._flow_env()
         _, loaded = self._run(complete_sign_in(env, params, tx, session_id=session_id))
-        return self._context_for(session_id, self.session_key(session_id), loaded)
+        return self._adopt(session_id, self._entry(session_id), loaded)
 
     def is_signed_in(self, session_id: str) -> bool:
         """True when the session has a usable access token (refreshing it if due)."""
@@ -463,13 +485,8 @@ class ThunderIDClient(_ClientBase):
         if session_id is not None:
             key = self.session_key(session_id)
             if self.context_for_session(session_id).is_signed_in:  # fresh tokens first
-                loaded = self._loaded(key)
+                loaded = self._entry(session_id).loaded
         return self._run(exchange_flow(env, config, key, loaded))
-
-    def _loaded(self, key: str) -> Loaded | None:
-        item = self.store.load(key)
-        cached = None if item is None else self._cached(key, item)
-        return None if cached is None else cached[1]
 
     def _live(self, session_id: str) -> AuthContext:
         ctx = self.context_for_session(session_id)
@@ -625,25 +642,27 @@ class AsyncThunderIDClient(_ClientBase):
     async def context_for_session(
         self, session_id: str, *, force_refresh: bool = False, rejected_token: str | None = None
     ) -> AuthContext:
-        key = self.session_key(session_id)
-        item = await self.store.aload(key)
+        entry = self._entry(session_id)
+        item = await self.store.aload(entry.key)
         if item is None:
             return self.signed_out
-        cached = self._cached(key, item)
-        if cached is None:
+        if (
+            item.version == entry.version
+            and time.time() < entry.until
+            and not force_refresh
+            and rejected_token is None
+        ):
+            return entry.ctx  # type: ignore[return-value]  # the hot path
+        loaded = self._decode(session_id, entry, item)
+        if loaded is None:
             return self.signed_out
-        ctx, loaded = cached
         if rejected_token is not None:
             force_refresh = loaded.record.tokens.access_token == rejected_token
-        if not force_refresh and not needs_slow_path(loaded, time.time(), self.config):
-            return (
-                ctx if ctx.session_id == session_id else self._context_for(session_id, key, loaded)
-            )
-        if loaded.record.ended is not None:
-            return self._ended_context(loaded.record.ended)
+        if loaded.record.ended is not None or (not force_refresh and time.time() < entry.until):
+            return entry.ctx  # type: ignore[return-value]
         env = await self._flow_env()
-        resolved = await self._run(resolve(env, key, loaded, force_refresh=force_refresh))
-        return self._context_from_resolved(session_id, key, resolved)
+        resolved = await self._run(resolve(env, entry.key, loaded, force_refresh=force_refresh))
+        return self._context_from_resolved(session_id, entry, resolved)
 
     async def handle_route(self, route: Route, request: RequestInfo) -> Response:
         try:
@@ -692,7 +711,7 @@ class AsyncThunderIDClient(_ClientBase):
         params = CallbackParams.from_values(code, state, session_state, iss)
         env = await self._flow_env()
         _, loaded = await self._run(complete_sign_in(env, params, tx, session_id=session_id))
-        return self._context_for(session_id, self.session_key(session_id), loaded)
+        return self._adopt(session_id, self._entry(session_id), loaded)
 
     async def is_signed_in(self, session_id: str) -> bool:
         try:
@@ -740,13 +759,8 @@ class AsyncThunderIDClient(_ClientBase):
         if session_id is not None:
             key = self.session_key(session_id)
             if (await self.context_for_session(session_id)).is_signed_in:
-                loaded = await self._loaded(key)
+                loaded = self._entry(session_id).loaded
         return await self._run(exchange_flow(env, config, key, loaded))
-
-    async def _loaded(self, key: str) -> Loaded | None:
-        item = await self.store.aload(key)
-        cached = None if item is None else self._cached(key, item)
-        return None if cached is None else cached[1]
 
     async def _live(self, session_id: str) -> AuthContext:
         ctx = await self.context_for_session(session_id)

@@ -3,13 +3,14 @@ when due (single-flight), and record activity at most once per ``touch_interval`
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from .config import ThunderIDConfig
 from .effects import Flow, Now
 from .env import FlowEnv, Loaded
 from .refresh import end_record, refresh
-from .session import EndReason
+from .session import EndReason, SessionRecord
 from .token_state import (
     AFTER_REFRESH_ACTION,
     REQUEST_ACTION,
@@ -29,17 +30,24 @@ class Resolved:
     unavailable: str | None = None
 
 
-def needs_slow_path(loaded: Loaded, now: float, config: ThunderIDConfig) -> bool:
-    """False when the session can serve this request as it is (the hot path)."""
-    record = loaded.record
+def usable_until(record: SessionRecord, config: ThunderIDConfig) -> float:
+    """Until when ``record`` serves requests as it is (the hot path): before the next touch
+    is due, before the session's deadline, and while the access token is fresh. After that
+    a request takes the slow path (``resolve``). An ended record never changes."""
     if record.ended is not None:
-        return False
-    return (
-        now - record.last_seen >= config.touch_interval
-        or now >= record.deadline(config.idle_timeout)
-        or REQUEST_ACTION[classify(record, now, config.refresh_leeway)]
-        is not RequestAction.CONTINUE
-    )
+        return math.inf
+    until = min(record.last_seen + config.touch_interval, record.deadline(config.idle_timeout))
+    expires_at = record.tokens.expires_at
+    if expires_at is not None:
+        # classify(): FRESH ends at expiry minus the leeway when a refresh is possible.
+        leeway = config.refresh_leeway if record.tokens.refresh_token is not None else 0.0
+        until = min(until, expires_at - leeway)
+    return until
+
+
+def needs_slow_path(loaded: Loaded, now: float, config: ThunderIDConfig) -> bool:
+    """False when the session can serve this request as it is."""
+    return now >= usable_until(loaded.record, config)
 
 
 def resolve(
