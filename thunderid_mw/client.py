@@ -88,18 +88,17 @@ class _ClientBase:
             entry = self._entries[session_id] = _Entry(self.session_key(session_id))
         return entry
 
-    def _decode(self, session_id: str, entry: _Entry, item: StoredItem) -> Loaded | None:
-        """The record of ``item``, decoded once per stored version."""
+    def _decode(self, session_id: str, entry: _Entry, item: StoredItem) -> _Entry | None:
+        """The entry for ``item``'s version (its record decoded once per stored version),
+        or None when the stored data is unreadable."""
         if entry.loaded is not None and entry.version == item.version:
-            return entry.loaded
+            return entry
         record = self.codec.decode(item.data, entry.key)
         if record is None:
             return None
-        loaded = Loaded(record, item.version)
-        self._adopt(session_id, entry, loaded)
-        return loaded
+        return self._adopt(session_id, entry, Loaded(record, item.version))
 
-    def _adopt(self, session_id: str, entry: _Entry, loaded: Loaded) -> AuthContext:
+    def _adopt(self, session_id: str, entry: _Entry, loaded: Loaded) -> _Entry:
         record = loaded.record
         if record.ended is not None:
             ctx = AuthContext(self, ended_reason=record.ended)  # type: ignore[arg-type]
@@ -115,11 +114,9 @@ class _ClientBase:
                 expires_at=tokens.expires_at,
                 sign_out_csrf_token=self.keys.csrf_token(session_id),
             )
-        entry.version = loaded.version
-        entry.loaded = loaded
-        entry.ctx = ctx
-        entry.until = usable_until(record, self.config)
-        return ctx
+        until = usable_until(record, self.config)
+        adopted = self._entries[session_id] = _Entry(entry.key, loaded.version, until, ctx, loaded)
+        return adopted
 
     def _ended_context(self, reason: EndReason | None) -> AuthContext:
         if reason is None:
@@ -133,7 +130,7 @@ class _ClientBase:
             raise RefreshUnavailable(resolved.unavailable)
         if resolved.loaded is None:
             return self._ended_context(resolved.ended)
-        return self._adopt(session_id, entry, resolved.loaded)
+        return self._adopt(session_id, entry, resolved.loaded).ctx  # type: ignore[return-value]
 
     def session_key(self, session_id: str) -> str:
         return self.keys.store_key_for("s", session_id)
@@ -185,16 +182,24 @@ class _ClientBase:
 
 class _Entry:
     """What the client remembers of one session id: its store key (an HMAC, computed once)
-    and the context of the stored version it saw last, usable until ``until``."""
+    and the context of the stored version it saw last, usable until ``until``. Entries are
+    replaced, never changed, so a thread always reads a consistent one."""
 
     __slots__ = ("ctx", "key", "loaded", "until", "version")
 
-    def __init__(self, key: str):
+    def __init__(
+        self,
+        key: str,
+        version: int = -1,
+        until: float = 0.0,
+        ctx: AuthContext | None = None,
+        loaded: Loaded | None = None,
+    ):
         self.key = key
-        self.version = -1
-        self.until = 0.0
-        self.ctx: AuthContext | None = None
-        self.loaded: Loaded | None = None
+        self.version = version
+        self.until = until
+        self.ctx = ctx
+        self.loaded = loaded
 
 
 def _default_store() -> SessionStore:
@@ -368,13 +373,14 @@ class ThunderIDClient(_ClientBase):
             and rejected_token is None
         ):
             return entry.ctx  # type: ignore[return-value]  # the hot path
-        loaded = self._decode(session_id, entry, item)
-        if loaded is None:
+        current = self._decode(session_id, entry, item)
+        if current is None or current.loaded is None:
             return self.signed_out
+        loaded = current.loaded
         if rejected_token is not None:
             force_refresh = loaded.record.tokens.access_token == rejected_token
-        if loaded.record.ended is not None or (not force_refresh and time.time() < entry.until):
-            return entry.ctx  # type: ignore[return-value]
+        if loaded.record.ended is not None or (not force_refresh and time.time() < current.until):
+            return current.ctx  # type: ignore[return-value]
         resolved = self._run(
             resolve(self._flow_env(), entry.key, loaded, force_refresh=force_refresh)
         )
@@ -432,7 +438,7 @@ class ThunderIDClient(_ClientBase):
         params = CallbackParams.from_values(code, state, session_state, iss)
         env = self._flow_env()
         _, loaded = self._run(complete_sign_in(env, params, tx, session_id=session_id))
-        return self._adopt(session_id, self._entry(session_id), loaded)
+        return self._adopt(session_id, self._entry(session_id), loaded).ctx  # type: ignore[return-value]
 
     def is_signed_in(self, session_id: str) -> bool:
         """True when the session has a usable access token (refreshing it if due)."""
@@ -653,13 +659,14 @@ class AsyncThunderIDClient(_ClientBase):
             and rejected_token is None
         ):
             return entry.ctx  # type: ignore[return-value]  # the hot path
-        loaded = self._decode(session_id, entry, item)
-        if loaded is None:
+        current = self._decode(session_id, entry, item)
+        if current is None or current.loaded is None:
             return self.signed_out
+        loaded = current.loaded
         if rejected_token is not None:
             force_refresh = loaded.record.tokens.access_token == rejected_token
-        if loaded.record.ended is not None or (not force_refresh and time.time() < entry.until):
-            return entry.ctx  # type: ignore[return-value]
+        if loaded.record.ended is not None or (not force_refresh and time.time() < current.until):
+            return current.ctx  # type: ignore[return-value]
         env = await self._flow_env()
         resolved = await self._run(resolve(env, entry.key, loaded, force_refresh=force_refresh))
         return self._context_from_resolved(session_id, entry, resolved)
@@ -711,7 +718,7 @@ class AsyncThunderIDClient(_ClientBase):
         params = CallbackParams.from_values(code, state, session_state, iss)
         env = await self._flow_env()
         _, loaded = await self._run(complete_sign_in(env, params, tx, session_id=session_id))
-        return self._adopt(session_id, self._entry(session_id), loaded)
+        return self._adopt(session_id, self._entry(session_id), loaded).ctx  # type: ignore[return-value]
 
     async def is_signed_in(self, session_id: str) -> bool:
         try:
