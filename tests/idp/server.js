@@ -54,6 +54,10 @@ const CLIENTS = [
   // Any loopback URI is accepted (see allowLoopbackRedirects); these are placeholders.
   redirect_uris: [PLACEHOLDER_REDIRECT],
   post_logout_redirect_uris: [PLACEHOLDER_REDIRECT],
+  // OpenID Connect Back-Channel Logout, when a test names the RP's endpoint.
+  ...(process.env.BACKCHANNEL_LOGOUT_URI && client.client_id === 'conf-client'
+    ? { backchannel_logout_uri: process.env.BACKCHANNEL_LOGOUT_URI, backchannel_logout_session_required: true }
+    : {}),
 }));
 
 function signingKeys() {
@@ -97,6 +101,7 @@ function configuration() {
         allowedPolicy: async (_ctx, client) => client.clientAuthMethod !== 'none',
       },
       revocation: { enabled: true },
+      backchannelLogout: { enabled: true },
       userinfo: { enabled: true },
       resourceIndicators: { enabled: false },
       rpInitiatedLogout: {
@@ -114,6 +119,12 @@ function configuration() {
     },
     interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
     loadExistingGrant,
+    // Back-channel logout tokens go to RPs on 127.0.0.1: lift the SSRF guard against
+    // special-use addresses (this IdP only ever talks to the tests' loopback servers).
+    fetch: (url, options) => {
+      const { dispatcher: _unused, ...rest } = options;
+      return globalThis.fetch(url, rest);
+    },
     // Refresh tokens: always issued, rotated on every use (reuse revokes the grant).
     issueRefreshToken: async (_ctx, client) => client.grantTypeAllowed('refresh_token'),
     rotateRefreshToken: true,
@@ -194,6 +205,7 @@ async function main() {
   registerGrants(provider, new Set(SCOPES));
   provider.on('grant.error', onGrantError);
   provider.on('refresh_token.consumed', onRefreshTokenConsumed);
+  provider.on('backchannel.error', (_ctx, err, clientId) => console.error('backchannel.error', clientId?.clientId, err.message, err.cause));
   if (process.env.DEBUG) {
     provider.on('server_error', (_ctx, err) => console.error('server_error', err));
   }

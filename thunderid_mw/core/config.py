@@ -83,6 +83,8 @@ class ThunderIDConfig:
     # Routes handled by the middleware; the callback route is the path of after_sign_in_url.
     sign_in_path: str = "/sign-in"
     sign_out_path: str = "/sign-out"
+    # OpenID Connect Back-Channel Logout endpoint (None: disabled).
+    backchannel_logout_path: str | None = "/backchannel-logout"
     protected_paths: tuple[str, ...] = ()
     # Provider.
     discovery_url: str | None = None
@@ -132,8 +134,18 @@ class ThunderIDConfig:
             value = getattr(self, name)
             if not value.startswith("/"):
                 raise ConfigError(f"{name} must start with '/', got {value!r}")
-        if len({self.sign_in_path, self.sign_out_path, self.callback_path}) != 3:
-            raise ConfigError("sign_in_path, sign_out_path and the callback path must differ")
+        if self.backchannel_logout_path is not None and not self.backchannel_logout_path.startswith(
+            "/"
+        ):
+            raise ConfigError("backchannel_logout_path must start with '/'")
+        routes = [self.sign_in_path, self.sign_out_path, self.callback_path]
+        if self.backchannel_logout_path is not None:
+            routes.append(self.backchannel_logout_path)
+        if len(set(routes)) != len(routes):
+            raise ConfigError(
+                "sign_in_path, sign_out_path, backchannel_logout_path and the callback path "
+                "must differ"
+            )
         for path in self.protected_paths:
             if not path.startswith("/"):
                 raise ConfigError(f"protected_paths entries must start with '/', got {path!r}")
@@ -202,8 +214,8 @@ class ThunderIDConfig:
         ``memory://``, ``sqlite:///path``, ``redis://…``, ``rediss://…``, ``unix://…``),
         PROTECTED_PATHS (comma separated), CA_BUNDLE, VERIFY_TLS (0/1), REFRESH_LEEWAY,
         HTTP_TIMEOUT, DISCOVERY_URL, ISSUER, COOKIE_NAME, COOKIE_SECURE (0/1),
-        SIGN_IN_PATH, SIGN_OUT_PATH, IDLE_TIMEOUT, ABSOLUTE_TIMEOUT, TOUCH_INTERVAL,
-        REFRESH_WAIT_TIMEOUT, LOCK_LEASE (seconds).
+        SIGN_IN_PATH, SIGN_OUT_PATH, BACKCHANNEL_LOGOUT_PATH, IDLE_TIMEOUT, ABSOLUTE_TIMEOUT,
+        TOUCH_INTERVAL, REFRESH_WAIT_TIMEOUT, LOCK_LEASE, SIGN_IN_TIMEOUT (seconds).
         """
         env = os.environ if environ is None else environ
 
@@ -224,6 +236,7 @@ class ThunderIDConfig:
             "ISSUER": "issuer",
             "SIGN_IN_PATH": "sign_in_path",
             "SIGN_OUT_PATH": "sign_out_path",
+            "BACKCHANNEL_LOGOUT_PATH": "backchannel_logout_path",
         }
         for env_name, field_name in text_fields.items():
             if (value := get(env_name)) is not None:
@@ -236,6 +249,7 @@ class ThunderIDConfig:
             "TOUCH_INTERVAL": "touch_interval",
             "REFRESH_WAIT_TIMEOUT": "refresh_wait_timeout",
             "LOCK_LEASE": "lock_lease",
+            "SIGN_IN_TIMEOUT": "sign_in_timeout",
         }
         for env_name, field_name in float_fields.items():
             if (value := get(env_name)) is not None:

@@ -15,7 +15,7 @@ from .effects import Flow, Now, ReleaseLock
 from .env import FlowEnv, Loaded
 from .errors import IDTokenError, NotSignedIn, ProviderError, RefreshUnavailable, TokenEndpointError
 from .refresh import hold_refresh_lock, refresh_lock_name, save_tokens
-from .signin import user_claims
+from .session import user_claims
 from .tokens import parse_json_body, token_set_from_json
 
 TOKEN_EXCHANGE_GRANT = "urn:ietf:params:oauth:grant-type:token-exchange"

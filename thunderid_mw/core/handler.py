@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from urllib.parse import parse_qs, quote
 
+from .backchannel import logout_flow
 from .config import ThunderIDConfig
 from .cookies import (
     clear_session_cookie,
@@ -37,7 +38,7 @@ from .signin import (
 )
 from .signout import end_session, end_session_url
 
-MAX_FORM_BYTES = 4096
+MAX_FORM_BYTES = 16 * 1024  # a logout token is a signed JWT of a few KB
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +77,10 @@ def route_flow(env: FlowEnv, route: Route, request: RequestInfo) -> Flow[Respons
             return (yield from _sign_in(env, request))
         if route is Route.CALLBACK:
             return (yield from _callback(env, request))
+        if route is Route.BACKCHANNEL_LOGOUT:
+            if request.method != "POST":
+                return error_response(405, "method_not_allowed", "Use POST.", api=True)
+            return (yield from logout_flow(env, request.form))
         return (yield from _sign_out(env, request))
     except SignInError as exc:
         return error_response(

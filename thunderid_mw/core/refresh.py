@@ -22,8 +22,7 @@ from .crypto import b64url
 from .effects import AcquireLock, Flow, Now, RandomBytes, ReleaseLock, Sleep
 from .env import ERROR, WARNING, FlowEnv, Loaded
 from .errors import IDTokenError, ProviderError, TokenEndpointError
-from .session import EndReason, SessionRecord
-from .signin import user_claims
+from .session import EndReason, SessionRecord, user_claims
 from .token_state import RefreshOutcome, TokenState, classify
 from .tokens import TokenSet, parse_token_response
 

@@ -13,6 +13,7 @@ class Route(Enum):
     SIGN_IN = "sign_in"
     CALLBACK = "callback"
     SIGN_OUT = "sign_out"
+    BACKCHANNEL_LOGOUT = "backchannel_logout"
 
 
 class Router:
@@ -24,6 +25,8 @@ class Router:
             config.callback_path: Route.CALLBACK,
             config.sign_out_path: Route.SIGN_OUT,
         }
+        if config.backchannel_logout_path is not None:
+            self.routes[config.backchannel_logout_path] = Route.BACKCHANNEL_LOGOUT
         self._exact = frozenset(p.rstrip("/") or "/" for p in config.protected_paths)
         self._prefixes = tuple((p.rstrip("/") + "/") for p in config.protected_paths)
 

@@ -114,3 +114,9 @@ class SessionRecord:
             )
         except (ValueError, KeyError, TypeError, AttributeError):
             return None
+
+
+def user_claims(claims: Mapping[str, Any]) -> dict[str, Any]:
+    """The claims worth keeping for ``ctx.user`` (protocol-only claims dropped)."""
+    protocol = {"nonce", "at_hash", "c_hash", "s_hash"}
+    return {k: v for k, v in claims.items() if k not in protocol}

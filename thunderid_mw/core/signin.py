@@ -12,9 +12,9 @@ import hmac
 import json
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
-from typing import Any
 from urllib.parse import parse_qs, urlencode
 
+from .backchannel import add_to_indexes
 from .config import ThunderIDConfig
 from .cookies import SESSION_ID_BYTES, new_session_id
 from .crypto import Keys, b64url, b64url_decode
@@ -23,7 +23,7 @@ from .effects import Flow, Now, RandomBytes
 from .env import FlowEnv, Loaded
 from .errors import IDTokenError, ProviderError, SignInError, TokenEndpointError
 from .pkce import code_challenge, code_verifier
-from .session import SessionRecord
+from .session import SessionRecord, user_claims
 from .tokens import parse_token_response
 
 SIGN_IN_ENTROPY = 96  # state, nonce and PKCE verifier: 32 random bytes each
@@ -192,12 +192,6 @@ def code_exchange_params(
     }
 
 
-def user_claims(claims: Mapping[str, Any]) -> dict[str, Any]:
-    """The claims worth keeping for ``ctx.user`` (protocol-only claims dropped)."""
-    protocol = {"nonce", "at_hash", "c_hash", "s_hash"}
-    return {k: v for k, v in claims.items() if k not in protocol}
-
-
 def complete_sign_in(
     env: FlowEnv,
     params: CallbackParams,
@@ -247,6 +241,7 @@ def complete_sign_in(
             existing = yield from env.load(key)
             version = yield from env.save(key, record, existing.version if existing else None)
             if version is not None:
+                yield from add_to_indexes(env, key, record.claims, env.store_expiry(record))
                 return session_id, Loaded(record, version)
         raise ProviderError("the session store kept changing while saving the new session")
     for _ in range(3):
@@ -254,5 +249,6 @@ def complete_sign_in(
         key = env.keys.store_key_for("s", new_id)
         version = yield from env.save(key, record, None)
         if version is not None:
+            yield from add_to_indexes(env, key, record.claims, env.store_expiry(record))
             return new_id, Loaded(record, version)
     raise ProviderError("could not allocate a session id")

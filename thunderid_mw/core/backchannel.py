@@ -1,0 +1,192 @@
+"""OpenID Connect Back-Channel Logout 1.0: the provider POSTs a signed logout token and we
+end the sessions it names (by ``sid``, else by ``sub``).
+
+ThunderID does not send these yet; other providers do. Sessions are found through small
+index records (``sid`` → session keys, ``sub`` → session keys) written at sign-in, keyed
+by HMAC like everything else in the store.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from joserfc import jwt
+from joserfc.errors import BadSignatureError, ClaimError, JoseError, MissingKeyError
+from joserfc.jwk import KeySet
+
+from .effects import Flow, GetKeySet, Load, Now, Save
+from .env import WARNING, FlowEnv, Loaded
+from .errors import IDTokenError
+from .id_token import UnknownSigningKey
+from .refresh import end_record
+from .responses import NO_STORE, Response
+from .session import EndReason
+
+LOGOUT_EVENT = "http://schemas.openid.net/event/backchannel-logout"
+MAX_INDEXED_SESSIONS = 50
+JTI_MEMORY = 600.0
+
+
+@dataclass(frozen=True, slots=True)
+class LogoutClaims:
+    sub: str | None
+    sid: str | None
+    jti: str
+    exp: float | None
+
+
+def validate_logout_token(
+    token: str,
+    key_set: KeySet,
+    *,
+    issuer: str,
+    client_id: str,
+    now: float,
+    leeway: int,
+    algorithms: tuple[str, ...],
+) -> LogoutClaims:
+    """The claims of a valid logout token (Back-Channel Logout 1.0 section 2.6), or
+    ``IDTokenError`` naming the failed check."""
+    try:
+        decoded = jwt.decode(token, key_set, algorithms=list(algorithms))
+    except MissingKeyError:
+        raise UnknownSigningKey("no key in the provider's JWKS fits the logout token") from None
+    except BadSignatureError:
+        raise IDTokenError("the logout token's signature is not valid") from None
+    except (JoseError, ValueError) as exc:
+        raise IDTokenError(f"the logout token could not be decoded: {exc}") from None
+    claims: dict[str, Any] = dict(decoded.claims)
+    registry = jwt.JWTClaimsRegistry(
+        now=int(now),
+        leeway=leeway,
+        iss={"essential": True, "value": issuer},
+        iat={"essential": True},
+        jti={"essential": True},
+    )
+    try:
+        registry.validate(claims)
+    except ClaimError as exc:
+        raise IDTokenError(f"the logout token's claims are not valid: {exc}") from None
+    aud = claims.get("aud")
+    if client_id not in ([aud] if isinstance(aud, str) else aud if isinstance(aud, list) else []):
+        raise IDTokenError("the logout token's audience (aud) does not include this client")
+    events = claims.get("events")
+    if not isinstance(events, Mapping) or not isinstance(events.get(LOGOUT_EVENT), Mapping):
+        raise IDTokenError("the logout token has no back-channel logout event")
+    if "nonce" in claims:
+        raise IDTokenError("a logout token must not contain a nonce")
+    sub, sid = claims.get("sub"), claims.get("sid")
+    if not isinstance(sub, str) and not isinstance(sid, str):
+        raise IDTokenError("the logout token names neither sub nor sid")
+    exp = claims.get("exp")
+    return LogoutClaims(
+        sub=sub if isinstance(sub, str) else None,
+        sid=sid if isinstance(sid, str) else None,
+        jti=str(claims["jti"]),
+        exp=float(exp) if isinstance(exp, int | float) else None,
+    )
+
+
+def index_keys(env: FlowEnv, claims: Mapping[str, Any]) -> list[str]:
+    """The index records a session with these ID-token claims belongs to."""
+    keys = []
+    if isinstance(claims.get("sid"), str):
+        keys.append(env.keys.store_key_for("i", "sid\x00" + claims["sid"]))
+    if isinstance(claims.get("sub"), str):
+        keys.append(env.keys.store_key_for("i", "sub\x00" + claims["sub"]))
+    return keys
+
+
+def add_to_indexes(
+    env: FlowEnv, session_key: str, claims: Mapping[str, Any], expires_at: float
+) -> Flow[None]:
+    """Record ``session_key`` under its sid and sub (best effort, compare-and-set)."""
+    for index_key in index_keys(env, claims):
+        for _ in range(5):
+            item = yield from _load_raw(index_key)
+            members = _members(item.data) if item is not None else []
+            if session_key not in members:
+                members = [*members, session_key][-MAX_INDEXED_SESSIONS:]
+            expected = item.version if item is not None else None
+            until = max(expires_at, item.expires_at if item is not None else 0.0)
+            data = json.dumps(members).encode()
+            if (yield from _save_raw(index_key, data, until, expected)) is not None:
+                break
+
+
+def logout_flow(env: FlowEnv, form: Mapping[str, str] | None) -> Flow[Response]:
+    """Answer the provider's POST: 200 once the named sessions are ended, 400 otherwise."""
+    token = (form or {}).get("logout_token")
+    if not token:
+        return _answer(400, "invalid_request", "logout_token is missing")
+    now = yield Now()
+    refresh = False
+    while True:
+        key_set = yield GetKeySet(refresh)
+        try:
+            claims = validate_logout_token(
+                token,
+                key_set,
+                issuer=env.metadata.issuer,
+                client_id=env.config.client_id,
+                now=now,
+                leeway=env.config.clock_skew,
+                algorithms=env.metadata.id_token_signing_alg_values_supported,
+            )
+            break
+        except UnknownSigningKey as exc:
+            if refresh:
+                return _answer(400, "invalid_request", str(exc))
+            refresh = True
+        except IDTokenError as exc:
+            yield env.log(WARNING, f"back-channel logout rejected: {exc}")
+            return _answer(400, "invalid_request", str(exc))
+    jti_key = env.keys.store_key_for("j", claims.jti)
+    if (yield from _save_raw(jti_key, b"", max(claims.exp or 0.0, now) + JTI_MEMORY, None)) is None:
+        return _answer(400, "invalid_request", "this logout token was already used")
+    target = {"sid": claims.sid} if claims.sid else {"sub": claims.sub}
+    for index_key in index_keys(env, target):
+        item = yield from _load_raw(index_key)
+        for session_key in _members(item.data) if item is not None else []:
+            loaded = yield from env.load(session_key)
+            if loaded is not None and _matches(loaded, claims):
+                yield from end_record(env, session_key, loaded, EndReason.LOGGED_OUT_BY_PROVIDER)
+    return Response(200, [NO_STORE, ("Content-Length", "0")])
+
+
+def _matches(loaded: Loaded, claims: LogoutClaims) -> bool:
+    """Both sub and sid must agree when the token names both (section 2.6, step 9)."""
+    user = loaded.record.claims
+    if claims.sub is not None and user.get("sub") != claims.sub:
+        return False
+    return claims.sid is None or user.get("sid") == claims.sid
+
+
+def _members(data: bytes) -> list[str]:
+    try:
+        value = json.loads(data)
+    except ValueError:
+        return []
+    return [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
+
+
+def _load_raw(key: str) -> Flow[Any]:
+    item = yield Load(key)
+    return item
+
+
+def _save_raw(key: str, data: bytes, expires_at: float, expected: int | None) -> Flow[int | None]:
+    version: int | None = yield Save(key, data, expires_at, expected)
+    return version
+
+
+def _answer(status: int, error: str, description: str) -> Response:
+    body = json.dumps({"error": error, "error_description": description}).encode()
+    return Response(
+        status,
+        [("Content-Type", "application/json"), ("Content-Length", str(len(body))), NO_STORE],
+        body,
+    )
