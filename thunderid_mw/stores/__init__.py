@@ -1,0 +1,132 @@
+"""Session stores: where sessions and refresh locks live.
+
+* :class:`MemoryStore` -- this process only (tests, development, one worker);
+* :class:`SQLiteStore` -- one file, shared by the threads and processes of one host
+  (the default);
+* :class:`RedisStore` -- Redis or Valkey, shared by several hosts (needs the ``redis``
+  extra: ``pip install 'thunderid-mw[redis]'``).
+
+:func:`store_from_url` builds one from a URL, e.g. from an environment variable.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
+
+from ..core.errors import ConfigError
+from .base import SessionStore, StoredItem
+from .memory import MemoryStore
+from .sqlite import SQLiteStore
+
+if TYPE_CHECKING:
+    from .redis import RedisStore
+
+__all__ = [
+    "MemoryStore",
+    "RedisStore",
+    "SQLiteStore",
+    "SessionStore",
+    "StoredItem",
+    "store_from_url",
+]
+
+_SCHEMES = "memory://, sqlite:///path/to/file.sqlite3, redis://, rediss:// or unix://"
+
+
+def __getattr__(name: str) -> Any:
+    if name == "RedisStore":
+        try:
+            from .redis import RedisStore
+        except ImportError as exc:
+            if exc.name is not None and exc.name.split(".")[0] != "redis":
+                raise
+            raise ImportError(
+                "RedisStore needs redis-py: pip install 'thunderid-mw[redis]'",
+                name=exc.name,
+            ) from exc
+        return RedisStore
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
+
+
+def store_from_url(url: str) -> SessionStore:
+    """Build a session store from a URL.
+
+    * ``memory://`` (``memory://?max_items=N``) -- a :class:`MemoryStore`;
+    * ``sqlite:///relative/path.sqlite3`` or ``sqlite:////absolute/path.sqlite3``
+      (``?timeout=SECONDS``) -- a :class:`SQLiteStore`; the path follows the three
+      slashes, as in SQLAlchemy;
+    * ``redis://...``, ``rediss://...`` (TLS) and ``unix:///path/to/socket`` -- a
+      :class:`RedisStore` for that URL (``?prefix=...`` sets the key prefix; other
+      query parameters go to redis-py).
+
+    :raises ConfigError: for any other URL, or a malformed one.
+    """
+    scheme, sep, rest = url.partition("://")
+    scheme = scheme.lower()
+    if not sep:
+        raise ConfigError(f"not a session store URL; use {_SCHEMES}")
+    if scheme == "memory":
+        query = _query(rest, scheme)
+        max_items = query.pop("max_items", None)
+        _no_more(query, scheme)
+        try:
+            return MemoryStore(max_items=_number(int, max_items, "max_items"))
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
+    if scheme == "sqlite":
+        path, _, qs = rest.partition("?")
+        if not path.startswith("/") or path == "/":
+            raise ConfigError(
+                "a sqlite store URL needs a file path: sqlite:///relative/file.sqlite3 or "
+                "sqlite:////absolute/file.sqlite3"
+            )
+        query = _query("?" + qs, scheme)
+        timeout = query.pop("timeout", None)
+        _no_more(query, scheme)
+        kwargs: dict[str, Any] = {}
+        if timeout is not None:
+            kwargs["timeout"] = _number(float, timeout, "timeout")
+        return SQLiteStore(os.path.normpath(unquote(path[1:])), **kwargs)
+    if scheme in ("redis", "rediss", "unix"):
+        try:
+            from .redis import RedisStore
+        except ImportError as exc:
+            raise ConfigError(
+                f"a {scheme}:// session store needs redis-py: pip install 'thunderid-mw[redis]'"
+            ) from exc
+        parts = urlsplit(url)
+        pairs = parse_qsl(parts.query, keep_blank_values=True)
+        prefix = [v for k, v in pairs if k == "prefix"]
+        if not prefix:
+            return RedisStore(url)
+        rest_query = urlencode([(k, v) for k, v in pairs if k != "prefix"])
+        return RedisStore(parts._replace(query=rest_query).geturl(), prefix=prefix[-1])
+    raise ConfigError(f"unsupported session store URL scheme {scheme!r}; use {_SCHEMES}")
+
+
+def _query(rest: str, scheme: str) -> dict[str, str]:
+    _, _, qs = rest.partition("?")
+    try:
+        return dict(parse_qsl(qs, keep_blank_values=True, strict_parsing=bool(qs)))
+    except ValueError as exc:
+        raise ConfigError(f"malformed query in a {scheme}:// store URL") from exc
+
+
+def _no_more(query: dict[str, str], scheme: str) -> None:
+    if query:
+        raise ConfigError(f"unknown {scheme}:// store URL parameter(s): {', '.join(query)}")
+
+
+def _number(kind: type[int] | type[float], value: str | None, name: str) -> Any:
+    if value is None:
+        return None
+    try:
+        return kind(value)
+    except ValueError:
+        raise ConfigError(f"store URL parameter {name} must be a number") from None
