@@ -38,7 +38,7 @@ from .core.handler import RequestInfo, route_flow
 from .core.id_token import decode_unverified_claims, load_key_set
 from .core.records import RecordCodec
 from .core.resolve import Resolved, resolve, usable_until
-from .core.responses import Response
+from .core.responses import Response, error_response
 from .core.routing import Route, Router
 from .core.session import EndReason
 from .core.signin import (
@@ -49,7 +49,8 @@ from .core.signin import (
     start_sign_in,
 )
 from .core.signout import end_session, end_session_url
-from .core.tokens import TokenSet
+from .core.tokens import TokenSet, parse_json_body
+from .stores import SQLiteStore, store_from_url
 from .stores.base import SessionStore, StoredItem
 
 logger = logging.getLogger("thunderid_mw")
@@ -68,7 +69,7 @@ class _ClientBase:
         self.config = config
         self.keys = Keys.from_secret(config.secret)
         self.codec = RecordCodec(self.keys, config.encrypt_tokens)
-        self.store: SessionStore = config.store if config.store is not None else _default_store()
+        self.store: SessionStore = _open_store(config.store)
         self.router = Router(config)
         self._metadata: ProviderMetadata | None = None
         self._metadata_error: tuple[float, ProviderError] | None = None
@@ -141,8 +142,6 @@ class _ClientBase:
     # Provider metadata ----------------------------------------------------------------
 
     def _parse_discovery(self, status: int, body: bytes) -> ProviderMetadata:
-        from .core.tokens import parse_json_body
-
         if status != 200:
             raise ProviderError(
                 f"discovery at {self.config.effective_discovery_url} answered HTTP {status}"
@@ -202,10 +201,13 @@ class _Entry:
         self.loaded = loaded
 
 
-def _default_store() -> SessionStore:
-    from .stores.sqlite import SQLiteStore
-
-    return SQLiteStore(os.environ.get("THUNDERID_SQLITE_PATH", DEFAULT_SQLITE_PATH))
+def _open_store(store: SessionStore | str | None) -> SessionStore:
+    """The configured store; a URL is opened (``store_from_url``); None means SQLite."""
+    if store is None:
+        return SQLiteStore(DEFAULT_SQLITE_PATH)
+    if isinstance(store, str):
+        return store_from_url(store)
+    return store
 
 
 def _log(effect: fx.Log) -> None:
@@ -782,8 +784,6 @@ class AsyncThunderIDClient(_ClientBase):
 
 
 def _provider_down(request: RequestInfo, exc: ProviderError) -> Response:
-    from .core.responses import error_response
-
     logger.error("identity provider unavailable: %s", exc)
     return error_response(
         502,

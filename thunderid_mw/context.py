@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 from .core.config import TokenExchangeConfig
 from .core.errors import NotSignedIn
@@ -116,8 +117,7 @@ class AuthContext:
         return self._client.config.sign_out_path
 
     def sign_in_path(self, return_to: str = "/") -> str:
-        from urllib.parse import quote
-
+        """The sign-in route that comes back to ``return_to`` (a local path)."""
         return self._client.config.sign_in_path + "?return_to=" + quote(return_to, safe="/")
 
     def exchange_token(self, config: TokenExchangeConfig) -> Any:

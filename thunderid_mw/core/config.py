@@ -78,7 +78,7 @@ class ThunderIDConfig:
     after_sign_out_url: str | None = None
     scopes: tuple[str, ...] = ("openid", "profile")
     session_cookie: SessionCookieConfig = field(default_factory=SessionCookieConfig)
-    store: SessionStore | None = None
+    store: SessionStore | str | None = None  # a store, a store URL, or None for SQLite
     refresh_leeway: float = 60.0
     # Routes handled by the middleware; the callback route is the path of after_sign_in_url.
     sign_in_path: str = "/sign-in"
@@ -273,9 +273,7 @@ class ThunderIDConfig:
         if cookie_changes:
             kwargs["session_cookie"] = SessionCookieConfig(**cookie_changes)
         if (value := get("STORE")) is not None:
-            from ..stores import store_from_url
-
-            kwargs["store"] = store_from_url(value)
+            kwargs["store"] = value  # a store URL; the client opens it
         kwargs.update(overrides)
         missing = [n for n in ("client_id", "after_sign_in_url", "secret") if n not in kwargs]
         if missing:
