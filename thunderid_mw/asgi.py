@@ -26,7 +26,6 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 SCOPE_KEY = "thunderid"
 WEBSOCKET_SESSION_ENDED = 4401
-WEBSOCKET_RECHECK_INTERVAL = 15.0
 
 
 class ThunderIDASGIMiddleware:
@@ -89,6 +88,7 @@ class ThunderIDASGIMiddleware:
     def _watch_session(self, ctx: AuthContext, receive: Receive, send: Send) -> Receive:
         """A ``receive`` that closes the socket once its session has ended."""
         client = self.client
+        interval = self.config.websocket_recheck_interval
         session_id = ctx.session_id
         assert session_id is not None
         checked = time.monotonic()
@@ -99,7 +99,7 @@ class ThunderIDASGIMiddleware:
             if message["type"] != "websocket.receive":
                 return message
             now = time.monotonic()
-            if now - checked < WEBSOCKET_RECHECK_INTERVAL:
+            if now - checked < interval:
                 return message
             checked = now
             try:

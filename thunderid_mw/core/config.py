@@ -107,6 +107,8 @@ class ThunderIDConfig:
     refresh_wait_timeout: float = 10.0
     lock_lease: float | None = None  # default: http_timeout + 5
     clock_skew: int = 60
+    # How often an open WebSocket re-checks that its session is still alive.
+    websocket_recheck_interval: float = 15.0
     # How long an ended session is remembered so the context can say why it ended.
     ended_session_memory: float = 3600.0
     encrypt_tokens: bool = True
@@ -215,7 +217,8 @@ class ThunderIDConfig:
         PROTECTED_PATHS (comma separated), CA_BUNDLE, VERIFY_TLS (0/1), REFRESH_LEEWAY,
         HTTP_TIMEOUT, DISCOVERY_URL, ISSUER, COOKIE_NAME, COOKIE_SECURE (0/1),
         SIGN_IN_PATH, SIGN_OUT_PATH, BACKCHANNEL_LOGOUT_PATH, IDLE_TIMEOUT, ABSOLUTE_TIMEOUT,
-        TOUCH_INTERVAL, REFRESH_WAIT_TIMEOUT, LOCK_LEASE, SIGN_IN_TIMEOUT (seconds).
+        TOUCH_INTERVAL, REFRESH_WAIT_TIMEOUT, LOCK_LEASE, SIGN_IN_TIMEOUT,
+        WEBSOCKET_RECHECK_INTERVAL (seconds).
         """
         env = os.environ if environ is None else environ
 
@@ -250,6 +253,7 @@ class ThunderIDConfig:
             "REFRESH_WAIT_TIMEOUT": "refresh_wait_timeout",
             "LOCK_LEASE": "lock_lease",
             "SIGN_IN_TIMEOUT": "sign_in_timeout",
+            "WEBSOCKET_RECHECK_INTERVAL": "websocket_recheck_interval",
         }
         for env_name, field_name in float_fields.items():
             if (value := get(env_name)) is not None:
