@@ -30,7 +30,6 @@ from .core.errors import (
     NotSignedIn,
     ProviderError,
     RefreshUnavailable,
-    ThunderIDError,
     TLSVerificationError,
 )
 from .core.exchange import exchange_token as exchange_flow
@@ -243,7 +242,9 @@ class ThunderIDClient(_ClientBase):
             value, error = None, None
             try:
                 value = self._perform(effect)
-            except ThunderIDError as exc:
+            except BaseException as exc:
+                # Into the flow, so its finally blocks run (a lock is released even on
+                # cancellation); the flow re-raises what it does not handle.
                 error = exc
 
     def _perform(self, effect: fx.Effect) -> Any:
@@ -532,7 +533,9 @@ class AsyncThunderIDClient(_ClientBase):
             value, error = None, None
             try:
                 value = await self._perform(effect)
-            except ThunderIDError as exc:
+            except BaseException as exc:
+                # Into the flow, so its finally blocks run (a lock is released even on
+                # cancellation); the flow re-raises what it does not handle.
                 error = exc
 
     async def _perform(self, effect: fx.Effect) -> Any:

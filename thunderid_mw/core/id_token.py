@@ -56,7 +56,9 @@ def validate_id_token(
     if kid is not None and not any(k.kid == kid for k in key_set.keys):
         raise UnknownSigningKey(f"the ID token is signed with an unknown key id {kid!r}")
     try:
-        token = jwt.decode(id_token, key_set, algorithms=list(algorithms))
+        # Never "none", whatever the caller passes.
+        allowed = [alg for alg in algorithms if alg.lower() != "none"]
+        token = jwt.decode(id_token, key_set, algorithms=allowed or None)
     except MissingKeyError:
         raise UnknownSigningKey("no key in the provider's JWKS fits the ID token") from None
     except BadSignatureError:

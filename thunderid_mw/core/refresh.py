@@ -193,12 +193,15 @@ def save_tokens(
 def end_record(env: FlowEnv, key: str, loaded: Loaded, reason: EndReason) -> Flow[Loaded | None]:
     """Replace the session with a tombstone that remembers why it ended."""
     current: Loaded | None = loaded
+    now = yield Now()
     for _ in range(MAX_CAS_RETRIES):
         if current is None:
             return None
         if current.record.ended is not None:
             return current
-        tomb = current.record.tombstone(reason)
+        # Remembered for ended_session_memory from now (store_expiry counts from last_seen):
+        # a session that ended by idleness would otherwise get a tombstone born expired.
+        tomb = current.record.tombstone(reason).touched(max(now, current.record.last_seen))
         version = yield from env.save(key, tomb, current.version)
         if version is not None:
             return Loaded(tomb, version)

@@ -1,0 +1,172 @@
+"""Finding the session cookie cheaply and safely; writing Set-Cookie with the right flags."""
+
+from __future__ import annotations
+
+import pytest
+
+from thunderid_mw.core.config import SessionCookieConfig
+from thunderid_mw.core.cookies import (
+    MAX_COOKIE_HEADER,
+    clear_session_cookie,
+    find_cookie,
+    iter_cookies,
+    new_session_id,
+    session_cookie,
+    session_id_from_header,
+    set_cookie,
+)
+
+from .driver import make_config
+
+NAME = "__thunderid__session"
+SID = "A" * 20 + "b-_" + "9" * 20  # 43 characters of the base64url alphabet
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        (f"{NAME}=v1", "v1"),
+        (f"a=1; {NAME}=v1", "v1"),
+        (f"{NAME}=v1; a=1", "v1"),
+        (f"a=1;{NAME}=v1;b=2", "v1"),
+        (f'{NAME}="quoted"', "quoted"),
+        (f"x{NAME}=bad; {NAME}=good", "good"),
+        (f"x{NAME}=bad", None),
+        (f"a=x{NAME}=bad", None),
+        (f"{NAME}x=bad", None),
+        ("a=1; b=2", None),
+        ("", None),
+        (f"{NAME}=", ""),
+        (f"{NAME}=first; {NAME}=second", "first"),
+    ],
+)
+def test_find_cookie(header: str, expected: str | None) -> None:
+    assert find_cookie(header, NAME) == expected
+
+
+def test_find_cookie_prefixed_name_does_not_match() -> None:
+    # A cookie named x__thunderid__session must not be read as the session cookie.
+    assert session_id_from_header(f"x__thunderid__session={SID}", NAME) is None
+    assert session_id_from_header(f"x__thunderid__session=zz; {NAME}={SID}", NAME) == SID
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        f"{NAME}={SID}",
+        f'{NAME}="{SID}"',
+        f"a=1; {NAME}={SID}",
+        f"{NAME}={SID}; zz=1",
+        f"a=1; {NAME}={SID} ; b=2",
+    ],
+)
+def test_session_id_found(header: str) -> None:
+    assert session_id_from_header(header, NAME) == SID
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        SID[:-1],  # truncated
+        SID + "A",  # too long
+        SID[:-1] + "=",  # padding
+        SID[:-1] + "!",  # outside the alphabet
+        SID[:-1] + "+",  # standard base64, not url-safe
+        "A" * 8192,  # 8 KB value
+        "garbage",
+        "",
+    ],
+)
+def test_session_id_rejects_malformed_values(value: str) -> None:
+    assert session_id_from_header(f"{NAME}={value}", NAME) is None
+
+
+def test_session_id_rejects_oversized_header() -> None:
+    header = f"{NAME}={SID}; pad=" + "x" * MAX_COOKIE_HEADER
+    assert len(header) > MAX_COOKIE_HEADER
+    assert session_id_from_header(header, NAME) is None
+    # The same cookie in a header just under the limit is found.
+    fitting = f"{NAME}={SID}; pad=" + "x" * (MAX_COOKIE_HEADER - 100)
+    assert session_id_from_header(fitting, NAME) == SID
+
+
+@pytest.mark.parametrize("header", [None, ""])
+def test_session_id_absent(header: str | None) -> None:
+    assert session_id_from_header(header, NAME) is None
+
+
+def test_new_session_id_is_43_chars_from_32_bytes() -> None:
+    sid = new_session_id(bytes(range(32)))
+    assert len(sid) == 43
+    assert session_id_from_header(f"{NAME}={sid}", NAME) == sid
+    with pytest.raises(ValueError):
+        new_session_id(b"\x00" * 31)
+
+
+def test_iter_cookies_by_prefix() -> None:
+    header = f'{NAME}.tx.a=1; other=2; {NAME}.tx.b="3"'
+    assert list(iter_cookies(header, NAME + ".tx.")) == [
+        (f"{NAME}.tx.a", "1"),
+        (f"{NAME}.tx.b", "3"),
+    ]
+    assert list(iter_cookies("x" * (MAX_COOKIE_HEADER + 1), "x")) == []
+
+
+def _flags(header: str) -> list[str]:
+    return [part.strip() for part in header.split(";")]
+
+
+def test_session_cookie_default_flags_on_https() -> None:
+    flags = _flags(session_cookie(make_config(), SID))
+    assert flags[0] == f"{NAME}={SID}"
+    assert "HttpOnly" in flags
+    assert "SameSite=Lax" in flags
+    assert "Secure" in flags
+    assert "Path=/" in flags
+    assert "Max-Age=86400" in flags
+
+
+def test_no_secure_on_plain_http_with_lax() -> None:
+    config = make_config(after_sign_in_url="http://localhost:3000/callback")
+    assert "Secure" not in _flags(session_cookie(config, SID))
+
+
+def test_same_site_none_forces_secure() -> None:
+    config = make_config(
+        after_sign_in_url="http://localhost:3000/callback",
+        session_cookie=SessionCookieConfig(same_site="none"),
+    )
+    flags = _flags(session_cookie(config, SID))
+    assert "SameSite=None" in flags
+    assert "Secure" in flags
+
+
+def test_configured_flags() -> None:
+    config = make_config(
+        session_cookie=SessionCookieConfig(
+            name="sid", same_site="strict", http_only=False, domain="app.test", expiry_time=60
+        )
+    )
+    flags = _flags(session_cookie(config, SID))
+    assert flags[0] == f"sid={SID}"
+    assert "SameSite=Strict" in flags
+    assert "HttpOnly" not in flags
+    assert "Domain=app.test" in flags
+    assert "Max-Age=60" in flags
+
+
+def test_max_age_zero_deletes() -> None:
+    flags = _flags(clear_session_cookie(make_config()))
+    assert flags[0] == f"{NAME}="
+    assert "Max-Age=0" in flags
+    assert "Expires=Thu, 01 Jan 1970 00:00:00 GMT" in flags
+    # A deletion carries the same scope flags, or the browser would keep the cookie.
+    assert "Path=/" in flags
+    assert "Secure" in flags
+
+
+def test_set_cookie_path_override() -> None:
+    flags = _flags(set_cookie(make_config(), "n", "v", max_age=5, path="/cb"))
+    assert "Path=/cb" in flags
+    assert "Max-Age=5" in flags
+    assert "Expires=Thu, 01 Jan 1970 00:00:00 GMT" not in flags

@@ -1,0 +1,424 @@
+"""Single-flight refresh: one refresh-token grant per session, whatever the interleaving."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from thunderid_mw.core import effects as fx
+from thunderid_mw.core.env import FlowEnv, Loaded
+from thunderid_mw.core.errors import StoreUnavailable
+from thunderid_mw.core.refresh import RefreshResult, refresh, refresh_lock_name
+from thunderid_mw.core.session import EndReason
+from thunderid_mw.core.token_state import RefreshOutcome
+
+from .driver import (
+    TOKEN_URL,
+    Lease,
+    World,
+    json_result,
+    make_record,
+    mint_id_token,
+    token_json,
+)
+
+SID = "r" * 43
+DUE = 30.0  # expires within the 60 s leeway
+
+
+def start(world: World, env: FlowEnv, **record: Any) -> tuple[str, Loaded]:
+    key = env.keys.store_key_for("s", SID)
+    options: dict[str, Any] = {"expires_in": DUE}
+    options.update(record)
+    return key, world.put_session(env, key, make_record(world.now, **options))
+
+
+def idp_rotates(world: World, **extra: Any) -> None:
+    def respond(call: fx.HttpCall) -> fx.HttpResult:
+        n = len(world.token_calls())
+        return json_result(200, token_json(f"at-new-{n}", refresh_token=f"rt-new-{n}", **extra))
+
+    world.http[TOKEN_URL] = respond
+
+
+def idp_answers(world: World, result: fx.HttpResult | fx.HttpFailure) -> None:
+    world.http[TOKEN_URL] = lambda call: result
+
+
+def run_refresh(world: World, env: FlowEnv, key: str, seen: Loaded, **kw: Any) -> RefreshResult:
+    result = world.run(refresh(env, key, seen, **kw))
+    # Whatever happened, every lease the flow took was released.
+    assert all(lease in world.released for lease in world.granted)
+    ours = {owner for _, owner in world.granted}
+    assert not [lease for lease in world.live_leases().values() if lease.owner in ours]
+    return result
+
+
+def sibling_rotates(world: World, env: FlowEnv, key: str, access_token: str = "at-sib") -> Loaded:
+    """Another worker wrote a refreshed record (new access and refresh token)."""
+    current = world.read_session(env, key)
+    assert current is not None
+    tokens = current.record.tokens.merged_with(
+        current.record.tokens.__class__(
+            access_token=access_token, expires_at=world.now + 3600, refresh_token="rt-sib"
+        )
+    )
+    record = current.record.with_tokens(tokens)
+    version = world.sibling(env.save(key, record, current.version))
+    assert version is not None
+    return Loaded(record, version)
+
+
+# Success -----------------------------------------------------------------------------------
+
+
+def test_success_rotates_tokens_and_writes_with_cas(world: World, env: FlowEnv) -> None:
+    key, seen = start(world, env)
+    idp_rotates(world)
+    world.now += 5
+    result = run_refresh(world, env, key, seen)
+    assert result.outcome is RefreshOutcome.ROTATED
+    (call,) = world.token_calls()
+    assert call.form is not None
+    assert call.form["grant_type"] == "refresh_token"
+    assert call.form["refresh_token"] == "rt-1"
+    (save,) = world.of_type(fx.Save)
+    assert save.expected_version == seen.version
+    stored = world.read_session(env, key)
+    assert stored is not None
+    assert stored == result.loaded
+    tokens = stored.record.tokens
+    assert (tokens.access_token, tokens.refresh_token) == ("at-new-1", "rt-new-1")
+    assert tokens.expires_at == world.now + 3600
+    assert tokens.id_token == "id-1"  # not sent again: kept
+    assert stored.record.last_seen == world.now
+    (acquire,) = world.of_type(fx.AcquireLock)
+    assert acquire.name == refresh_lock_name(key)
+    assert acquire.lease == env.config.effective_lock_lease
+    (release,) = world.of_type(fx.ReleaseLock)
+    assert (release.name, release.owner) == (acquire.name, acquire.owner)
+
+
+def test_refreshed_id_token_updates_claims(world: World, env: FlowEnv) -> None:
+    key, seen = start(world, env)
+    idp_rotates(world, id_token=mint_id_token(now=world.now, nonce=None, name="New Name"))
+    result = run_refresh(world, env, key, seen)
+    assert result.loaded is not None
+    assert result.loaded.record.claims["name"] == "New Name"
+    assert result.loaded.record.tokens.id_token != "id-1"
+
+
+@pytest.mark.parametrize(
+    ("claims", "level"),
+    [({"sub": "someone-else"}, logging.ERROR), ({"aud": "other-client"}, logging.WARNING)],
+)
+def test_refreshed_id_token_that_does_not_fit_keeps_claims(
+    world: World, env: FlowEnv, claims: dict[str, Any], level: int
+) -> None:
+    key, seen = start(world, env, claims={"sub": "user-1", "name": "Old"})
+    idp_rotates(world, id_token=mint_id_token(now=world.now, nonce=None, **claims))
+    result = run_refresh(world, env, key, seen)
+    assert result.outcome is RefreshOutcome.ROTATED
+    assert result.loaded is not None
+    assert result.loaded.record.claims == {"sub": "user-1", "name": "Old"}
+    assert [log.level for log in world.logs] == [level]
+
+
+# Siblings ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("sibling_releases", [True, False])
+def test_waiter_picks_up_the_siblings_result_with_zero_token_calls(
+    world: World, env: FlowEnv, sibling_releases: bool
+) -> None:
+    key, seen = start(world, env)
+    idp_rotates(world)
+    name = refresh_lock_name(key)
+    world.leases[name] = Lease("sibling", world.now + 15)
+
+    def sibling_finishes(_: fx.Effect) -> None:
+        sibling_rotates(world, env, key)
+        if sibling_releases:
+            assert world.release(name, "sibling")
+
+    world.hook(fx.Sleep, sibling_finishes, nth=3)
+    result = run_refresh(world, env, key, seen)
+    assert result.outcome is RefreshOutcome.ROTATED
+    assert result.loaded is not None
+    assert result.loaded.record.tokens.access_token == "at-sib"
+    assert world.token_calls() == []
+    assert len(world.of_type(fx.Sleep)) == 3  # it waited, then stopped at the result
+    assert world.of_type(fx.Save) == []
+    # Still held by the sibling: the result was read from the store without the lease.
+    assert world.granted == ([(name, world.granted[0][1])] if sibling_releases else [])
+
+
+def test_waiter_sees_the_sibling_end_the_session(world: World, env: FlowEnv) -> None:
+    key, seen = start(world, env)
+    name = refresh_lock_name(key)
+    world.leases[name] = Lease("sibling", world.now + 15)
+
+    def sibling_rejected(_: fx.Effect) -> None:
+        current = world.read_session(env, key)
+        assert current is not None
+        tomb = current.record.tombstone(EndReason.REFRESH_REJECTED)
+        assert world.sibling(env.save(key, tomb, current.version)) is not None
+        assert world.release(name, "sibling")
+
+    world.hook(fx.Sleep, sibling_rejected, nth=1)
+    result = run_refresh(world, env, key, seen)
+    assert result.outcome is RefreshOutcome.REJECTED
+    assert world.token_calls() == []
+
+
+def test_holder_finds_a_sibling_already_rotated(world: World, env: FlowEnv) -> None:
+    key, seen = start(world, env)
+    idp_rotates(world)
+    sibling_rotates(world, env, key)  # between our read and our lock
+    result = run_refresh(world, env, key, seen)
+    assert result.outcome is RefreshOutcome.ROTATED
+    assert result.loaded is not None
+    assert result.loaded.record.tokens.access_token == "at-sib"
+    assert world.token_calls() == []
+    assert len(world.of_type(fx.AcquireLock)) == 1
+
+
+def test_holder_finds_the_session_gone(world: World, env: FlowEnv) -> None:
+    key, seen = start(world, env)
+    idp_rotates(world)
+    del world.items[key]
+    result = run_refresh(world, env, key, seen)
+    assert result.outcome is RefreshOutcome.REJECTED
+    assert result.loaded is None
+    assert world.token_calls() == []
+
+
+def test_dead_holders_lease_lapses_and_the_waiter_takes_over(world: World, env: FlowEnv) -> None:
+    key, seen = start(world, env)
+    idp_rotates(world)
+    world.leases[refresh_lock_name(key)] = Lease("dead-worker", world.now + 2)
+    result = run_refresh(world, env, key, seen)
+    assert result.outcome is RefreshOutcome.ROTATED
+    assert len(world.token_calls()) == 1
+
+
+# invalid_grant -----------------------------------------------------------------------------
+
+
+def test_invalid_grant_but_a_sibling_rotated_meanwhile_keeps_the_session(
+    world: World, env: FlowEnv
+) -> None:
+    key, seen = start(world, env)
+
+    def respond(call: fx.HttpCall) -> fx.HttpResult:
+        # A sibling on another host (its lease lapsed) used the refresh token first.
+        sibling_rotates(world, env, key)
+        return json_result(400, {"error": "invalid_grant", "error_description": "reused"})
+
+    world.http[TOKEN_URL] = respond
+    result = run_refresh(world, env, key, seen)
+    assert result.outcome is RefreshOutcome.ROTATED
+    stored = world.read_session(env, key)
+    assert stored is not None
+    assert stored.record.ended is None
+    assert stored.record.tokens.access_token == "at-sib"
+    assert result.loaded == stored
+    assert len(world.token_calls()) == 1
+
+
+def test_invalid_grant_for_real_ends_the_session(world: World, env: FlowEnv) -> None:
+    key, seen = start(world, env)
+    idp_answers(world, json_result(400, {"error": "invalid_grant"}))
+    result = run_refresh(world, env, key, seen)
+    assert result.outcome is RefreshOutcome.REJECTED
+    stored = world.read_session(env, key)
+    assert stored is not None
+    assert stored.record.ended is EndReason.REFRESH_REJECTED
+    assert stored.record.tokens.access_token == ""
+    assert stored.record.tokens.refresh_token is None
+    assert result.loaded == stored
+    # It re-read the store before declaring the session dead.
+    loads = world.of_type(fx.Load)
+    assert len(loads) >= 2
+    assert len(world.token_calls()) == 1
+
+
+# The provider is away ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        fx.HttpFailure("connection refused"),
+        fx.HttpResult(503, b"<html>down</html>"),
+        json_result(500, {"error": "invalid_grant"}),  # a 5xx is never a rejection
+        fx.HttpResult(200, b"not json"),
+        json_result(401, {"error": "invalid_client"}),  # not about this session
+    ],
+)
+def test_unavailable_keeps_the_session_unchanged(
+    world: World, env: FlowEnv, answer: fx.HttpResult | fx.HttpFailure
+) -> None:
+    key, seen = start(world, env)
+    before = world.items[key]
+    idp_answers(world, answer)
+    result = run_refresh(world, env, key, seen)
+    assert result.outcome is RefreshOutcome.UNAVAILABLE
+    assert result.loaded == seen
+    assert world.items[key] == before
+    assert world.of_type(fx.Save) == []
+    assert len(world.token_calls()) == 1
+    assert world.logs  # said why
+
+
+def test_wait_timeout_is_unavailable(world: World, env: FlowEnv) -> None:
+    key, seen = start(world, env)
+    idp_rotates(world)
+    start_time = world.now
+    world.leases[refresh_lock_name(key)] = Lease("stuck", world.now + 10_000)
+    result = world.run(refresh(env, key, seen))
+    assert result.outcome is RefreshOutcome.UNAVAILABLE
+    assert "timed out" in result.detail
+    assert world.token_calls() == []
+    assert world.now - start_time >= env.config.refresh_wait_timeout
+    assert world.now - start_time < env.config.refresh_wait_timeout + 1
+    assert world.leases[refresh_lock_name(key)].owner == "stuck"  # never released by us
+    # The wait never asks the driver to queue longer than the time left.
+    waits = [e.wait for e in world.of_type(fx.AcquireLock)]
+    assert waits[0] == env.config.refresh_wait_timeout
+    assert all(w <= env.config.refresh_wait_timeout for w in waits)
+    assert waits[-1] == 0.0
+
+
+# Concurrent writes -------------------------------------------------------------------------
+
+
+def test_concurrent_touch_between_read_and_save_is_not_lost(world: World, env: FlowEnv) -> None:
+    key, seen = start(world, env)
+    idp_rotates(world)
+    marker = seen.record.absolute_expires_at + 123  # only the concurrent writer sets this
+
+    def touch(_: fx.Effect) -> None:
+        current = world.read_session(env, key)
+        assert current is not None
+        from dataclasses import replace
+
+        newer = replace(current.record.touched(world.now), absolute_expires_at=marker)
+        assert world.sibling(env.save(key, newer, current.version)) is not None
+
+    world.hook(fx.HttpCall, touch)
+    result = run_refresh(world, env, key, seen)
+    assert result.outcome is RefreshOutcome.ROTATED
+    saves = world.of_type(fx.Save)
+    assert [s.expected_version for s in saves] == [seen.version, seen.version + 1]
+    stored = world.read_session(env, key)
+    assert stored is not None
+    assert stored.version == seen.version + 2
+    assert stored.record.tokens.access_token == "at-new-1"
+    assert stored.record.tokens.refresh_token == "rt-new-1"
+    assert stored.record.absolute_expires_at == marker  # built on the newer record
+    assert len(world.token_calls()) == 1
+
+
+def test_sign_out_during_refresh_is_not_undone(world: World, env: FlowEnv) -> None:
+    key, seen = start(world, env)
+    idp_rotates(world)
+
+    def sign_out(_: fx.Effect) -> None:
+        current = world.read_session(env, key)
+        assert current is not None
+        tomb = current.record.tombstone(EndReason.SIGNED_OUT)
+        assert world.sibling(env.save(key, tomb, current.version)) is not None
+
+    world.hook(fx.HttpCall, sign_out)
+    result = run_refresh(world, env, key, seen)
+    assert result.outcome is RefreshOutcome.REJECTED
+    stored = world.read_session(env, key)
+    assert stored is not None
+    assert stored.record.ended is EndReason.SIGNED_OUT
+    assert stored.record.tokens.access_token == ""
+
+
+# The lease is always released --------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "setup",
+    [
+        lambda w: idp_rotates(w),
+        lambda w: idp_answers(w, json_result(400, {"error": "invalid_grant"})),
+        lambda w: idp_answers(w, fx.HttpFailure("down")),
+        lambda w: idp_answers(w, fx.HttpResult(502, b"")),
+    ],
+)
+def test_lease_released_on_every_outcome(
+    world: World, env: FlowEnv, setup: Callable[[World], None]
+) -> None:
+    key, seen = start(world, env)
+    setup(world)
+    world.run(refresh(env, key, seen))
+    assert world.live_leases() == {}
+    assert len(world.of_type(fx.ReleaseLock)) == 1
+
+
+@pytest.mark.parametrize("kind", [fx.Save, fx.Load, fx.HttpCall])
+def test_lease_released_when_an_effect_raises(world: World, env: FlowEnv, kind: type[Any]) -> None:
+    key, seen = start(world, env)
+    idp_rotates(world)
+
+    def store_down(_: fx.Effect) -> None:
+        raise StoreUnavailable("the store went away")
+
+    world.hook(kind, store_down)
+    with pytest.raises(StoreUnavailable):
+        world.run(refresh(env, key, seen))
+    assert world.of_type(fx.AcquireLock)
+    assert world.live_leases() == {}
+    (release,) = world.of_type(fx.ReleaseLock)
+    assert release.name == refresh_lock_name(key)
+
+
+# force -------------------------------------------------------------------------------------
+
+
+def test_fresh_token_is_not_refreshed_without_force(world: World, env: FlowEnv) -> None:
+    key, seen = start(world, env, expires_in=3600.0)
+    idp_rotates(world)
+    result = run_refresh(world, env, key, seen)
+    assert result.outcome is RefreshOutcome.ROTATED
+    assert result.detail == "already fresh"
+    assert world.token_calls() == []
+
+
+def test_force_refreshes_a_fresh_token(world: World, env: FlowEnv) -> None:
+    key, seen = start(world, env, expires_in=3600.0)
+    idp_rotates(world)
+    result = run_refresh(world, env, key, seen, force=True)
+    assert result.outcome is RefreshOutcome.ROTATED
+    assert len(world.token_calls()) == 1
+    assert result.loaded is not None
+    assert result.loaded.record.tokens.access_token == "at-new-1"
+
+
+def test_force_does_not_refresh_when_a_sibling_replaced_the_token(
+    world: World, env: FlowEnv
+) -> None:
+    key, seen = start(world, env, expires_in=3600.0)
+    idp_rotates(world)
+    sibling_rotates(world, env, key)
+    result = run_refresh(world, env, key, seen, force=True)
+    assert result.outcome is RefreshOutcome.ROTATED
+    assert result.loaded is not None
+    assert result.loaded.record.tokens.access_token == "at-sib"
+    assert world.token_calls() == []
+
+
+def test_no_refresh_token_is_rejected_without_a_call(world: World, env: FlowEnv) -> None:
+    key, seen = start(world, env, refresh_token=None)
+    idp_rotates(world)
+    result = run_refresh(world, env, key, seen, force=True)
+    assert result.outcome is RefreshOutcome.REJECTED
+    assert world.token_calls() == []
