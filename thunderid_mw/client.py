@@ -788,6 +788,15 @@ class AsyncThunderIDClient(_ClientBase):
 
 def _provider_down(request: RequestInfo, exc: ProviderError) -> Response:
     logger.error("identity provider unavailable: %s", exc)
+    if isinstance(exc, TLSVerificationError):
+        # An operator's problem with a known fix: say which setting (no secrets in it).
+        return error_response(
+            502,
+            "provider_tls_untrusted",
+            "The identity provider's TLS certificate is not trusted. Set ca_bundle "
+            "(THUNDERID_CA_BUNDLE) to its CA certificate file.",
+            api=request.is_api,
+        )
     return error_response(
         502,
         "provider_unavailable",

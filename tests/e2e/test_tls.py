@@ -36,7 +36,8 @@ def test_without_ca_bundle_sign_in_is_502_naming_ca_bundle(stacks: Stacks, adapt
     with httpx.Client(base_url=server.url, timeout=30.0) as client:
         assert client.get("/public").status_code == 200
         response = client.get("/sign-in?return_to=/private", headers=BROWSER)
-        assert_clean_error(response, 502, "provider_unavailable", api=False)
+        assert_clean_error(response, 502, "provider_tls_untrusted", api=False)
+        assert "ca_bundle" in response.text
     deadline = time.monotonic() + LOG_WAIT
     while "ca_bundle" not in server.log():
         assert time.monotonic() < deadline, f"no ca_bundle hint in the server log:\n{server.log()}"
