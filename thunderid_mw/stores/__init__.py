@@ -100,13 +100,24 @@ def store_from_url(url: str) -> SessionStore:
             raise ConfigError(
                 f"a {scheme}:// session store needs redis-py: pip install 'thunderid-mw[redis]'"
             ) from exc
+        from redis.connection import parse_url
+
         parts = urlsplit(url)
         pairs = parse_qsl(parts.query, keep_blank_values=True)
         prefix = [v for k, v in pairs if k == "prefix"]
+        redis_url = url
+        if prefix:
+            rest_query = urlencode([(k, v) for k, v in pairs if k != "prefix"])
+            # Not urlunsplit: it turns unix:///path into unix:/path, which redis-py refuses.
+            base = url.partition("?")[0]
+            redis_url = base + ("?" + rest_query if rest_query else "")
+        try:
+            parse_url(redis_url)  # type: ignore[no-untyped-call]  # fail now, not per request
+        except ValueError as exc:
+            raise ConfigError(f"malformed {scheme}:// session store URL: {exc}") from None
         if not prefix:
-            return RedisStore(url)
-        rest_query = urlencode([(k, v) for k, v in pairs if k != "prefix"])
-        return RedisStore(parts._replace(query=rest_query).geturl(), prefix=prefix[-1])
+            return RedisStore(redis_url)
+        return RedisStore(redis_url, prefix=prefix[-1])
     raise ConfigError(f"unsupported session store URL scheme {scheme!r}; use {_SCHEMES}")
 
 
