@@ -1,0 +1,123 @@
+"""Revocation (RFC 7009) and sign-out: tokens are revoked at the IdP before the browser
+goes to the end-session endpoint, and a dead revocation endpoint never blocks the local
+sign-out."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+import pytest
+
+from tests.support.idp import IdP
+from tests.tokens.conftest import (
+    BROWSER,
+    App,
+    client_record,
+    client_sign_in,
+    introspect,
+    stored_record,
+)
+from thunderid_mw import NotSignedIn, ThunderIDClient
+
+KINDS = ["wsgi", "asgi"]
+
+
+def _sign_out(app: App) -> httpx.Response:
+    """Confirm sign-out as the browser would: GET the form, POST it back."""
+    page = app.get("/sign-out", api=False)
+    assert page.status_code == 200, page.text
+    match = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+    assert match, page.text
+    return httpx.post(
+        app.url + "/sign-out",
+        data={"csrf_token": match.group(1)},
+        headers={**app.cookie_header, **BROWSER, "Origin": app.url},
+        timeout=30,
+    )
+
+
+def _assert_signed_out(idp: IdP, app: App, response: httpx.Response, id_token: str) -> None:
+    assert response.status_code == 303, response.text
+    location = response.headers["location"]
+    assert location.startswith(idp.metadata["end_session_endpoint"] + "?")
+    params = parse_qs(urlsplit(location).query)
+    assert params["id_token_hint"] == [id_token]
+    assert params["post_logout_redirect_uri"] == [app.url + "/public"]
+    assert "__thunderid__session=;" in response.headers["set-cookie"]
+    # The session is over (even for a client that kept the old cookie).
+    assert app.get("/public", api=False).text == "public signed_in=False ended=signed_out"
+    assert app.get("/api/whoami").status_code == 401
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_sign_out_revokes_then_redirects(idp_reset: IdP, start_app: Any, kind: str) -> None:
+    idp = idp_reset
+    app = start_app(kind)
+    app.sign_in(idp)
+    tokens = stored_record(app.store_path, app.cookie).tokens
+    assert tokens.refresh_token and tokens.id_token
+    assert introspect(idp, tokens.access_token)["active"] is True
+
+    response = _sign_out(app)
+
+    _assert_signed_out(idp, app, response, tokens.id_token)
+    assert idp.counts()["revocations"] == 2  # refresh token, then access token
+    assert introspect(idp, tokens.access_token)["active"] is False
+    assert introspect(idp, tokens.refresh_token)["active"] is False
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_sign_out_succeeds_when_revocation_fails(idp_reset: IdP, start_app: Any, kind: str) -> None:
+    idp = idp_reset
+    app = start_app(kind)
+    app.sign_in(idp)
+    tokens = stored_record(app.store_path, app.cookie).tokens
+    assert tokens.id_token
+    idp.fail("revocation", 503, times=-1)
+
+    response = _sign_out(app)
+
+    _assert_signed_out(idp, app, response, tokens.id_token)
+    assert idp.counts()["revocations"] >= 1  # it tried
+    assert app.server.process.poll() is None
+    assert "Traceback" not in app.server.log()
+
+
+def test_client_revoke_access_token(idp_reset: IdP, sync_client: Any) -> None:
+    idp = idp_reset
+    client: ThunderIDClient = sync_client()
+    session_id = uuid.uuid4().hex
+    client_sign_in(client, idp, session_id)
+    tokens = client_record(client, session_id).tokens
+    assert tokens.refresh_token
+
+    client.revoke_access_token(session_id)
+
+    assert idp.counts()["revocations"] == 2
+    assert introspect(idp, tokens.access_token)["active"] is False
+    assert introspect(idp, tokens.refresh_token)["active"] is False
+    assert client.is_signed_in(session_id) is False
+    assert client.context_for_session(session_id).ended_reason == "revoked"
+    with pytest.raises(NotSignedIn) as raised:
+        client.get_access_token(session_id)
+    assert raised.value.reason == "revoked"
+
+
+def test_client_sign_out_when_revocation_fails(idp_reset: IdP, sync_client: Any) -> None:
+    idp = idp_reset
+    client: ThunderIDClient = sync_client()
+    session_id = uuid.uuid4().hex
+    client_sign_in(client, idp, session_id)
+    id_token = client.get_id_token(session_id)
+    idp.fail("revocation", 503, times=-1)
+
+    url = client.sign_out(session_id)
+
+    assert parse_qs(urlsplit(url).query)["id_token_hint"] == [id_token]
+    assert idp.counts()["revocations"] >= 1
+    assert client.is_signed_in(session_id) is False
+    assert client.context_for_session(session_id).ended_reason == "signed_out"
