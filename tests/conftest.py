@@ -2,6 +2,7 @@
 
 pytest_plugins = [
     "tests.support.idp",
+    "tests.support.protected_api",
     "tests.support.redis_server",
     "tests.support.servers",
 ]

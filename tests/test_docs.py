@@ -1,0 +1,431 @@
+"""The docs' code runs: every ```python block tagged ``file=NAME.py`` in README.md and
+docs/*.md is part of a runnable module (the blocks of one NAME, joined in order). Each
+module has a test below that imports it with THUNDERID_* pointing at the test IdP and
+checks what the docs say it does — WSGI modules through ``httpx.WSGITransport``, ASGI ones
+through ``httpx.ASGITransport``, against the real IdP and the real protected API.
+
+Also: configuration.md documents every config field and environment variable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import importlib.util
+import inspect
+import itertools
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+import pytest
+
+from tests.support.idp import IdP
+from tests.support.protected_api import ProtectedAPI
+from tests.support.servers import TEST_SECRET
+from thunderid_mw import SessionCookieConfig, ThunderIDConfig, TLSVerificationError
+from thunderid_mw.stores import SQLiteStore
+
+ROOT = Path(__file__).resolve().parents[1]
+DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+BLOCK = re.compile(r"^```python[ \t]+file=(\S+)[^\n]*\n(.*?)^```[ \t]*$", re.M | re.S)
+APP = "http://127.0.0.1:5999"  # the in-process app's origin (any loopback URL will do)
+BROWSER = {"Accept": "text/html,application/xhtml+xml", "Sec-Fetch-Mode": "navigate"}
+FETCH = {"Accept": "application/json", "Sec-Fetch-Mode": "cors"}
+TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"
+
+
+def runnable_modules() -> dict[str, tuple[Path, str]]:
+    """module file name -> (the document, its joined source)."""
+    found: dict[str, tuple[Path, str]] = {}
+    for doc in DOCS:
+        for match in BLOCK.finditer(doc.read_text()):
+            name, code = match.group(1), match.group(2)
+            if name in found and found[name][0] != doc:
+                raise AssertionError(f"{name} has blocks in {found[name][0]} and {doc}")
+            source = found[name][1] if name in found else ""
+            found[name] = (doc, source + code + "\n")
+    return found
+
+
+MODULES = runnable_modules()
+TESTED: set[str] = set()
+_counter = itertools.count()
+
+
+def runs(name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Mark a test as the one that runs the docs module ``name``."""
+    TESTED.add(name)
+    return lambda test: test
+
+
+def test_every_runnable_block_is_run_by_a_test() -> None:
+    assert MODULES, "no runnable blocks found"
+    assert set(MODULES) == TESTED, (
+        f"blocks without a test: {sorted(set(MODULES) - TESTED)}; "
+        f"tests without blocks: {sorted(TESTED - set(MODULES))}"
+    )
+
+
+@pytest.fixture
+def doc_env(idp: IdP, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> dict[str, str]:
+    import os
+
+    for name in list(os.environ):
+        if name.startswith("THUNDERID_"):
+            monkeypatch.delenv(name)
+    env = {
+        "THUNDERID_BASE_URL": idp.issuer,
+        "THUNDERID_CLIENT_ID": idp.conf_client_id,
+        "THUNDERID_CLIENT_SECRET": idp.conf_client_secret,
+        "THUNDERID_AFTER_SIGN_IN_URL": APP + "/callback",
+        "THUNDERID_AFTER_SIGN_OUT_URL": APP + "/",
+        "THUNDERID_SECRET": TEST_SECRET,
+        "THUNDERID_STORE": "memory://",
+    }
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.chdir(tmp_path)  # anything a module writes lands here
+    return env
+
+
+@pytest.fixture
+def load(doc_env: dict[str, str], tmp_path: Path) -> Callable[[str], ModuleType]:
+    """Import the docs module ``name`` (written to tmp_path) with the docs environment."""
+
+    def loader(name: str) -> ModuleType:
+        assert name in TESTED, f"{name}: mark the test with @runs({name!r})"
+        _, source = MODULES[name]
+        path = tmp_path / name
+        path.write_text(source)
+        spec = importlib.util.spec_from_file_location(f"docs_{path.stem}_{next(_counter)}", path)
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+
+    return loader
+
+
+@pytest.fixture
+def api_env(protected_api: ProtectedAPI, monkeypatch: pytest.MonkeyPatch) -> ProtectedAPI:
+    monkeypatch.setenv("PROFILE_API_URL", protected_api.url)
+    return protected_api
+
+
+# -- driving an app in-process ------------------------------------------------------------
+
+
+@dataclass
+class Driver:
+    """Blocking ``get``/``post`` against an app (WSGI directly, ASGI through the loop)."""
+
+    get: Callable[..., httpx.Response]
+    post: Callable[..., httpx.Response]
+
+
+def run_wsgi(app: Any, check: Callable[..., None], *args: Any) -> None:
+    with httpx.Client(transport=httpx.WSGITransport(app=app), base_url=APP, timeout=30) as http:
+        check(Driver(http.get, http.post), *args)
+
+
+async def run_asgi(app: Any, check: Callable[..., None], *args: Any) -> None:
+    """Run the synchronous ``check`` in a worker thread; each of its requests runs on this
+    event loop (where the app's async clients live)."""
+    loop = asyncio.get_running_loop()
+    transport = httpx.ASGITransport(app=app)
+
+    async with httpx.AsyncClient(transport=transport, base_url=APP, timeout=30) as http:
+
+        def blocking(method: Callable[..., Awaitable[httpx.Response]]) -> Any:
+            def call(*a: Any, **kw: Any) -> httpx.Response:
+                async def run() -> httpx.Response:
+                    return await method(*a, **kw)
+
+                return asyncio.run_coroutine_threadsafe(run(), loop).result(timeout=60)
+
+            return call
+
+        await asyncio.to_thread(check, Driver(blocking(http.get), blocking(http.post)), *args)
+
+
+def login(idp: IdP, authorize_url: str, username: str = "alice") -> str:
+    """Sign in at the IdP's form; the callback path (and query) on the app."""
+    with httpx.Client(timeout=10) as browser:
+        callback = idp.login(browser, authorize_url, username)
+    assert callback.startswith(APP + "/"), callback
+    return callback[len(APP) :]
+
+
+def sign_in(app: Driver, idp: IdP, return_to: str = "/", username: str = "alice") -> None:
+    start = app.get("/sign-in", params={"return_to": return_to})
+    assert start.status_code == 302, start.text
+    done = app.get(login(idp, start.headers["location"], username))
+    assert done.status_code == 302, done.text
+    assert done.headers["location"] == return_to
+
+
+def csrf_token(html: str) -> str:
+    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert match, html
+    return match.group(1)
+
+
+def assert_api_challenge(response: httpx.Response, exact_body: bool = True) -> None:
+    assert response.status_code == 401, response.text
+    assert response.headers["www-authenticate"].startswith("Bearer ")
+    if exact_body:
+        assert response.json()["error"] == "not_signed_in"
+
+
+# -- README.md ----------------------------------------------------------------------------
+
+
+def check_quick_start(app: Driver, idp: IdP, exact_body: bool) -> None:
+    home = app.get("/", headers=BROWSER)
+    assert '"/sign-in' in home.text and "Hello" not in home.text
+    page = app.get("/profile", headers=BROWSER)
+    assert page.status_code == 302
+    assert page.headers["location"] == "/sign-in?return_to=%2Fprofile"
+    assert_api_challenge(app.get("/profile", headers=FETCH), exact_body)
+    sign_in(app, idp, "/profile")
+    claims = app.get("/profile", headers=FETCH).json()
+    assert claims["sub"] == "user-alice" and claims["name"] == "Alice Liddell"
+    home = app.get("/", headers=BROWSER)
+    assert "Hello, Alice Liddell" in home.text or '"signed_in":true' in home.text
+
+
+@runs("readme_flask.py")
+def test_readme_flask(load: Callable[[str], ModuleType], idp: IdP) -> None:
+    run_wsgi(load("readme_flask.py").app, check_quick_start, idp, True)
+
+
+@runs("readme_fastapi.py")
+async def test_readme_fastapi(load: Callable[[str], ModuleType], idp: IdP) -> None:
+    # No exception handler registered: FastAPI's own body, the middleware's status/headers.
+    await run_asgi(load("readme_fastapi.py").app, check_quick_start, idp, False)
+
+
+# -- handling-authentication.md -------------------------------------------------------------
+
+
+def check_sign_in_and_out(app: Driver, idp: IdP) -> None:
+    home = app.get("/", headers=BROWSER)
+    assert 'href="/sign-in?return_to=/"' in home.text, home.text
+    sign_in(app, idp, "/")
+    home = app.get("/", headers=BROWSER)
+    assert "Hello, Alice Liddell!" in home.text
+    token = csrf_token(home.text)
+
+    confirm = app.get("/sign-out", headers=BROWSER)  # GET only asks
+    assert confirm.status_code == 200 and "Hello" in app.get("/").text
+    forged = app.post("/sign-out", data={"csrf_token": "x"}, headers=BROWSER)
+    assert forged.status_code == 403
+    cross_site = app.post(
+        "/sign-out", data={"csrf_token": token}, headers={"Origin": "https://evil.example"}
+    )
+    assert cross_site.status_code == 403 and "Hello" in app.get("/").text
+
+    before = idp.counts()["revocations"]
+    out = app.post("/sign-out", data={"csrf_token": token}, headers=BROWSER)
+    assert out.status_code == 303
+    end_session = urlsplit(out.headers["location"])
+    assert out.headers["location"].startswith(idp.metadata["end_session_endpoint"])
+    query = parse_qs(end_session.query)
+    assert query["post_logout_redirect_uri"] == [APP + "/"] and "id_token_hint" in query
+    assert idp.counts()["revocations"] > before
+    assert 'href="/sign-in?return_to=/"' in app.get("/", headers=BROWSER).text
+
+
+@runs("auth_flask.py")
+def test_handling_authentication_flask(load: Callable[[str], ModuleType], idp: IdP) -> None:
+    run_wsgi(load("auth_flask.py").app, check_sign_in_and_out, idp)
+
+
+@runs("auth_fastapi.py")
+async def test_handling_authentication_fastapi(load: Callable[[str], ModuleType], idp: IdP) -> None:
+    await run_asgi(load("auth_fastapi.py").app, check_sign_in_and_out, idp)
+
+
+@runs("auth_starlette.py")
+async def test_handling_authentication_starlette(
+    load: Callable[[str], ModuleType], idp: IdP
+) -> None:
+    await run_asgi(load("auth_starlette.py").app, check_sign_in_and_out, idp)
+
+
+def check_client_flow(app: Driver, idp: IdP) -> None:
+    assert 'href="/login"' in app.get("/").text
+    start = app.get("/login")
+    assert start.status_code == 302
+    assert start.headers["location"].startswith(idp.metadata["authorization_endpoint"])
+    callback = login(idp, start.headers["location"])
+    assert callback.startswith("/callback?")
+    done = app.get(callback)
+    assert done.status_code == 302 and done.headers["location"] == "/"
+    assert app.get("/").text == "Hello, Alice Liddell!"
+    before = idp.counts()["revocations"]
+    out = app.post("/logout")
+    assert out.status_code == 302
+    assert out.headers["location"].startswith(idp.metadata["end_session_endpoint"])
+    assert idp.counts()["revocations"] > before
+    assert 'href="/login"' in app.get("/").text
+
+
+@runs("auth_client_flask.py")
+def test_handling_authentication_with_the_client(
+    load: Callable[[str], ModuleType], idp: IdP
+) -> None:
+    run_wsgi(load("auth_client_flask.py").app, check_client_flow, idp)
+
+
+# -- protecting-routes.md --------------------------------------------------------------------
+
+
+def check_protection(app: Driver, idp: IdP, api_path: str | None) -> None:
+    assert app.get("/", headers=BROWSER).status_code == 200
+    page = app.get("/profile", params={"tab": "keys"}, headers=BROWSER)
+    assert page.status_code == 302
+    assert page.headers["location"] == "/sign-in?return_to=%2Fprofile%3Ftab%3Dkeys"
+    assert_api_challenge(app.get("/profile", headers=FETCH))
+    assert_api_challenge(app.get("/profile", headers={"X-Requested-With": "XMLHttpRequest"}))
+    if api_path:
+        assert_api_challenge(app.get(api_path, headers={"Accept": "application/json"}))
+
+    sign_in(app, idp, "/profile?tab=keys")  # and back to where the user was going
+    assert app.get("/profile", headers=FETCH).json()["name"] == "Alice Liddell"
+    if api_path:
+        orders = app.get(api_path, headers=FETCH)
+        assert orders.status_code == 200 and orders.json()["orders"] == []
+
+
+@runs("protect_paths_flask.py")
+def test_protecting_routes_by_path(load: Callable[[str], ModuleType], idp: IdP) -> None:
+    run_wsgi(load("protect_paths_flask.py").app, check_protection, idp, "/api/orders")
+
+
+@runs("protect_flask.py")
+def test_protecting_routes_flask(load: Callable[[str], ModuleType], idp: IdP) -> None:
+    run_wsgi(load("protect_flask.py").app, check_protection, idp, "/api/orders")
+
+
+@runs("protect_fastapi.py")
+async def test_protecting_routes_fastapi(load: Callable[[str], ModuleType], idp: IdP) -> None:
+    await run_asgi(load("protect_fastapi.py").app, check_protection, idp, "/api/orders")
+
+
+@runs("protect_starlette.py")
+async def test_protecting_routes_starlette(load: Callable[[str], ModuleType], idp: IdP) -> None:
+    await run_asgi(load("protect_starlette.py").app, check_protection, idp, None)
+
+
+# -- accessing-protected-apis.md ------------------------------------------------------------
+
+
+def check_protected_api_calls(app: Driver, idp: IdP, api: ProtectedAPI) -> None:
+    assert app.get("/api/profile", headers=FETCH).status_code == 401
+    sign_in(app, idp)
+
+    def get(path: str) -> httpx.Response:
+        return app.get(path, headers=FETCH)
+
+    profile = get("/profile")
+    assert profile.status_code == 200, profile.text
+    assert profile.json()["sub"] == "user-alice"
+    assert profile.json()["name"] == "Alice Liddell"
+    assert get("/me").json()["sub"] == "user-alice"
+
+    api.reset()
+    api.reject_next(2)  # both parallel calls get a 401: one refresh, then both retry
+    dashboard = get("/dashboard")
+    assert dashboard.status_code == 200, dashboard.text
+    assert dashboard.json()["profile"]["sub"] == "user-alice"
+    assert len(dashboard.json()["organizations"]) == 2
+    assert api.counts()["rejected"] == 2
+    assert api.counts()["calls"] == {"/users/me": 2, "/organizations": 2}
+    assert idp.refresh_grants() == 1
+    assert idp.counts()["refresh_reuse"] == 0
+
+    assert get("/api/profile").json()["sub"] == "user-alice"  # outside a protected route
+
+    narrow = get("/narrow-token").json()
+    assert narrow["scope"] == "openid"
+    assert narrow["api_sees"]["sub"] == "user-alice" and "name" not in narrow["api_sees"]
+    assert idp.token_counts(TOKEN_EXCHANGE)["ok"] == 1
+
+    unknown = app.post("/switch-account", json={"username": "nobody"}, headers=FETCH)
+    assert unknown.status_code == 400 and unknown.json()["error"] == "invalid_grant"
+    switched = app.post("/switch-account", json={"username": "bob"}, headers=FETCH)
+    assert switched.status_code == 200, switched.text
+    assert switched.json()["user"]["sub"] == "user-bob"
+    assert get("/profile").json()["name"] == "Bob Builder"  # the API sees the new token
+    assert idp.token_counts("account_switch")["ok"] == 1
+
+    assert idp.counts()["revocations"] == 0
+    revoked = app.post("/revoke", headers=FETCH)
+    assert revoked.status_code == 303
+    assert idp.counts()["revocations"] >= 1
+    assert_api_challenge(get("/profile"), exact_body=False)  # FastAPI: {"detail": ...}
+    assert get("/api/profile").status_code == 401
+
+
+@runs("apis_flask.py")
+def test_accessing_protected_apis_flask(
+    load: Callable[[str], ModuleType], idp_reset: IdP, api_env: ProtectedAPI
+) -> None:
+    run_wsgi(load("apis_flask.py").app, check_protected_api_calls, idp_reset, api_env)
+
+
+@runs("apis_fastapi.py")
+async def test_accessing_protected_apis_fastapi(
+    load: Callable[[str], ModuleType], idp_reset: IdP, api_env: ProtectedAPI
+) -> None:
+    await run_asgi(load("apis_fastapi.py").app, check_protected_api_calls, idp_reset, api_env)
+
+
+# -- configuration.md -----------------------------------------------------------------------
+
+
+@runs("config_explicit.py")
+def test_configuration_in_code(load: Callable[[str], ModuleType]) -> None:
+    config = load("config_explicit.py").config
+    assert config.callback_path == "/callback"
+    assert config.cookie_secure  # https app URL
+    assert config.auth_method == "client_secret_basic"
+    assert config.session_cookie.name == "__thunderid__session"
+    assert config.session_cookie.expiry_time == 8 * 3600
+    assert isinstance(config.store, SQLiteStore)
+
+
+@runs("config_tls.py")
+def test_configuration_tls_ca_bundle(
+    load: Callable[[str], ModuleType],
+    idp_tls: IdP,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("THUNDERID_BASE_URL", idp_tls.issuer)
+    monkeypatch.setenv("THUNDERID_CA_BUNDLE", str(idp_tls.ca_path))
+    load("config_tls.py")
+    assert capsys.readouterr().out.startswith(f"token endpoint: {idp_tls.issuer}/")
+
+    monkeypatch.delenv("THUNDERID_CA_BUNDLE")  # what the docs say happens without it
+    with pytest.raises(TLSVerificationError, match="THUNDERID_CA_BUNDLE"):
+        load("config_tls.py")
+
+
+def test_configuration_reference_names_every_field_and_variable() -> None:
+    text = (ROOT / "docs" / "configuration.md").read_text()
+    for cls in (ThunderIDConfig, SessionCookieConfig):
+        for f in dataclasses.fields(cls):
+            assert f"| `{f.name}` |" in text, f"{cls.__name__}.{f.name} is not documented"
+    source = inspect.getsource(ThunderIDConfig.from_env)
+    names = set(re.findall(r'"([A-Z][A-Z_]+)"', source))
+    assert {"BASE_URL", "CLIENT_ID", "STORE", "CA_BUNDLE"} <= names
+    for name in names:
+        assert f"`{name}`" in text, f"THUNDERID_{name} is not documented"
