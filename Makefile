@@ -7,7 +7,7 @@ setup:
 	bash scripts/bootstrap.sh
 
 lint: setup
-	.venv/bin/ruff check thunderid_mw tests
+	.venv/bin/ruff check thunderid_mw tests examples benchmarks
 	.venv/bin/mypy
 
 test: setup lint

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import os
 import threading
 import time
@@ -76,6 +77,8 @@ class _ClientBase:
         self._key_set_at = 0.0
         # session id -> its store key and the context of the version last seen.
         self._entries: dict[str, _Entry] = {}
+        # store key -> when a failed refresh may be tried again (this process only).
+        self._refresh_failed: dict[str, float] = {}
         self.signed_out = AuthContext(self)  # type: ignore[arg-type]
 
     # Contexts -------------------------------------------------------------------------
@@ -123,11 +126,19 @@ class _ClientBase:
             return self.signed_out
         return AuthContext(self, ended_reason=reason)  # type: ignore[arg-type]
 
+    def _retry_not_before(self, key: str) -> float:
+        return self._refresh_failed.get(key, 0.0)
+
     def _context_from_resolved(
         self, session_id: str, entry: _Entry, resolved: Resolved
     ) -> AuthContext:
+        if resolved.refresh_failed:
+            if len(self._refresh_failed) >= CONTEXT_CACHE_SIZE:
+                self._refresh_failed.clear()
+            self._refresh_failed[entry.key] = time.time() + self.config.refresh_retry_interval
         if resolved.unavailable is not None:
-            raise RefreshUnavailable(resolved.unavailable)
+            retry_after = max(1, math.ceil(self.config.refresh_retry_interval))
+            raise RefreshUnavailable(resolved.unavailable, retry_after=retry_after)
         if resolved.loaded is None:
             return self._ended_context(resolved.ended)
         return self._adopt(session_id, entry, resolved.loaded).ctx  # type: ignore[return-value]
@@ -385,7 +396,13 @@ class ThunderIDClient(_ClientBase):
         if loaded.record.ended is not None or (not force_refresh and time.time() < current.until):
             return current.ctx  # type: ignore[return-value]
         resolved = self._run(
-            resolve(self._flow_env(), entry.key, loaded, force_refresh=force_refresh)
+            resolve(
+                self._flow_env(),
+                entry.key,
+                loaded,
+                force_refresh=force_refresh,
+                retry_not_before=self._retry_not_before(entry.key),
+            )
         )
         return self._context_from_resolved(session_id, entry, resolved)
 
@@ -673,7 +690,15 @@ class AsyncThunderIDClient(_ClientBase):
         if loaded.record.ended is not None or (not force_refresh and time.time() < current.until):
             return current.ctx  # type: ignore[return-value]
         env = await self._flow_env()
-        resolved = await self._run(resolve(env, entry.key, loaded, force_refresh=force_refresh))
+        resolved = await self._run(
+            resolve(
+                env,
+                entry.key,
+                loaded,
+                force_refresh=force_refresh,
+                retry_not_before=self._retry_not_before(entry.key),
+            )
+        )
         return self._context_from_resolved(session_id, entry, resolved)
 
     async def handle_route(self, route: Route, request: RequestInfo) -> Response:

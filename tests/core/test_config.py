@@ -226,3 +226,9 @@ def test_from_env_custom_prefix() -> None:
     assert ThunderIDConfig.from_env(environ, prefix="APP_").client_id == "cid"
     with pytest.raises(ConfigError, match="APP_CLIENT_ID"):
         ThunderIDConfig.from_env({}, prefix="APP_")
+
+
+def test_lock_lease_must_outlast_the_http_timeout() -> None:
+    with pytest.raises(ConfigError, match="lock_lease"):
+        make_config(lock_lease=5.0, http_timeout=5.0)
+    assert make_config(lock_lease=6.0, http_timeout=5.0).effective_lock_lease == 6.0

@@ -135,6 +135,26 @@ def test_expired_and_unavailable_is_a_503(world: World, env: FlowEnv) -> None:
     assert stored.record.tokens.refresh_token == "rt-1"
 
 
+@pytest.mark.parametrize("state", ["refresh_due", "expired"])
+def test_a_failed_refresh_is_reported_and_not_retried_before_the_backoff(
+    world: World, env: FlowEnv, state: str
+) -> None:
+    key, loaded = (refresh_due if state == "refresh_due" else expired)(world, env)
+    world.http[TOKEN_URL] = lambda call: fx.HttpResult(503, b"")
+    first = run(world, env, key, loaded)
+    assert first.refresh_failed is True
+    assert len(world.calls) == 1
+    # Within the backoff the provider is not called again; the outcome is the same.
+    world.calls.clear()
+    again = run(world, env, key, loaded, retry_not_before=world.now + 5)
+    assert world.calls == []
+    assert again.refresh_failed is False  # nothing was attempted, so nothing new failed
+    assert (again.unavailable is None) == (first.unavailable is None)
+    # A forced refresh (an API said 401) ignores the backoff.
+    run(world, env, key, loaded, retry_not_before=world.now + 5, force_refresh=True)
+    assert len(world.calls) == 1
+
+
 def test_expired_and_rotated(world: World, env: FlowEnv) -> None:
     key, loaded = expired(world, env)
     world.http[TOKEN_URL] = lambda call: json_result(200, token_json("at-2"))

@@ -51,6 +51,7 @@ def test_takeover_after_the_holder_is_killed(
         pair.store_url,
         THUNDERID_REFRESH_LEEWAY="0",
         THUNDERID_LOCK_LEASE=str(LEASE),
+        THUNDERID_HTTP_TIMEOUT=str(LEASE - 0.5),  # a lease must outlast the HTTP timeout
     )
     doomed = serve("uvicorn", ASGI_APP, env, workers=1, port=port, extra_args=UVICORN_ARGS)
     assert doomed.worker_pids() == [], "uvicorn must run as one process for this test"

@@ -105,6 +105,8 @@ class ThunderIDConfig:
     max_sign_ins_in_progress: int = 5
     # Refresh coordination.
     refresh_wait_timeout: float = 10.0
+    # After a refresh failed (IdP down or 5xx), wait this long before trying again.
+    refresh_retry_interval: float = 5.0
     lock_lease: float | None = None  # default: http_timeout + 5
     clock_skew: int = 60
     # How often an open WebSocket re-checks that its session is still alive.
@@ -155,6 +157,14 @@ class ThunderIDConfig:
             raise ConfigError(f"ca_bundle {self.ca_bundle!r} does not exist")
         if self.refresh_leeway < 0 or self.refresh_wait_timeout <= 0:
             raise ConfigError("refresh_leeway must be >= 0 and refresh_wait_timeout > 0")
+        if self.lock_lease is not None and self.lock_lease <= self.http_timeout:
+            # A live holder still waiting for the IdP must not lose its lease to a sibling.
+            raise ConfigError(
+                f"lock_lease ({self.lock_lease}s) must be longer than http_timeout "
+                f"({self.http_timeout}s)"
+            )
+        if self.refresh_retry_interval < 0:
+            raise ConfigError("refresh_retry_interval must be >= 0")
         if self.max_sign_ins_in_progress < 1:
             raise ConfigError("max_sign_ins_in_progress must be at least 1")
 
@@ -217,8 +227,8 @@ class ThunderIDConfig:
         PROTECTED_PATHS (comma separated), CA_BUNDLE, VERIFY_TLS (0/1), REFRESH_LEEWAY,
         HTTP_TIMEOUT, DISCOVERY_URL, ISSUER, COOKIE_NAME, COOKIE_SECURE (0/1),
         SIGN_IN_PATH, SIGN_OUT_PATH, BACKCHANNEL_LOGOUT_PATH, IDLE_TIMEOUT, ABSOLUTE_TIMEOUT,
-        TOUCH_INTERVAL, REFRESH_WAIT_TIMEOUT, LOCK_LEASE, SIGN_IN_TIMEOUT,
-        WEBSOCKET_RECHECK_INTERVAL (seconds).
+        TOUCH_INTERVAL, REFRESH_WAIT_TIMEOUT, REFRESH_RETRY_INTERVAL, LOCK_LEASE,
+        SIGN_IN_TIMEOUT, WEBSOCKET_RECHECK_INTERVAL (seconds).
         """
         env = os.environ if environ is None else environ
 
@@ -251,6 +261,7 @@ class ThunderIDConfig:
             "ABSOLUTE_TIMEOUT": "absolute_timeout",
             "TOUCH_INTERVAL": "touch_interval",
             "REFRESH_WAIT_TIMEOUT": "refresh_wait_timeout",
+            "REFRESH_RETRY_INTERVAL": "refresh_retry_interval",
             "LOCK_LEASE": "lock_lease",
             "SIGN_IN_TIMEOUT": "sign_in_timeout",
             "WEBSOCKET_RECHECK_INTERVAL": "websocket_recheck_interval",

@@ -186,6 +186,9 @@ def save_tokens(
         reread = yield from env.load(key)
         if reread is None or reread.record.ended is not None:
             return None
+        if reread.record.tokens.refresh_token != current.record.tokens.refresh_token:
+            # Someone else replaced the tokens meanwhile (we lost the lease): keep theirs.
+            return reread
         current = reread
     raise ProviderError("the session store kept changing while saving new tokens")
 

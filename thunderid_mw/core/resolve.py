@@ -9,11 +9,12 @@ from dataclasses import dataclass
 from .config import ThunderIDConfig
 from .effects import Flow, Now
 from .env import FlowEnv, Loaded
-from .refresh import end_record, refresh
+from .refresh import RefreshResult, end_record, refresh
 from .session import EndReason, SessionRecord
 from .token_state import (
     AFTER_REFRESH_ACTION,
     REQUEST_ACTION,
+    RefreshOutcome,
     RequestAction,
     after_refresh,
     classify,
@@ -28,6 +29,7 @@ class Resolved:
     loaded: Loaded | None
     ended: EndReason | None = None
     unavailable: str | None = None
+    refresh_failed: bool = False  # a refresh was attempted and the provider failed
 
 
 def usable_until(record: SessionRecord, config: ThunderIDConfig) -> float:
@@ -51,8 +53,16 @@ def needs_slow_path(loaded: Loaded, now: float, config: ThunderIDConfig) -> bool
 
 
 def resolve(
-    env: FlowEnv, key: str, loaded: Loaded, *, force_refresh: bool = False
+    env: FlowEnv,
+    key: str,
+    loaded: Loaded,
+    *,
+    force_refresh: bool = False,
+    retry_not_before: float = 0.0,
 ) -> Flow[Resolved]:
+    """``retry_not_before``: a refresh of this session failed recently; until then a due
+    refresh counts as unavailable without calling the provider again (no hammering of a
+    struggling IdP, and no queue of waiters each retrying in turn)."""
     config = env.config
     now = yield Now()
     record = loaded.record
@@ -66,8 +76,15 @@ def resolve(
     if action is RequestAction.SIGNED_OUT:
         yield from end_record(env, key, loaded, EndReason.EXPIRED)
         return Resolved(None, EndReason.EXPIRED)
+    failed = False
     if action is RequestAction.REFRESH:
-        result = yield from refresh(env, key, loaded, force=force_refresh)
+        if not force_refresh and now < retry_not_before:
+            result = RefreshResult(
+                RefreshOutcome.UNAVAILABLE, loaded, "the identity provider failed moments ago"
+            )
+        else:
+            result = yield from refresh(env, key, loaded, force=force_refresh)
+            failed = result.outcome is RefreshOutcome.UNAVAILABLE
         action = AFTER_REFRESH_ACTION[after_refresh(state, result.outcome)]
         if action is RequestAction.SIGNED_OUT:
             ended = result.loaded.record.ended if result.loaded else None
@@ -76,11 +93,13 @@ def resolve(
             loaded = result.loaded
         if action is RequestAction.FAIL_UNAVAILABLE:
             return Resolved(
-                loaded, unavailable="The sign-in could not be renewed right now: " + result.detail
+                loaded,
+                unavailable="The sign-in could not be renewed right now: " + result.detail,
+                refresh_failed=failed,
             )
     if now - loaded.record.last_seen >= config.touch_interval:
         touched = loaded.record.touched(now)
         version = yield from env.save(key, touched, loaded.version)
         if version is not None:  # a lost race means someone newer wrote: fine either way
             loaded = Loaded(touched, version)
-    return Resolved(loaded)
+    return Resolved(loaded, refresh_failed=failed)
