@@ -111,6 +111,14 @@ class AuthContext:
             raise NotSignedIn(reason=self._ended_reason.value if self._ended_reason else None)
         return self._access_token
 
+    def require_id_token(self) -> str:
+        if self._id_token is None:
+            raise NotSignedIn(
+                "the session has no ID token",
+                reason=self._ended_reason.value if self._ended_reason else None,
+            )
+        return self._id_token
+
     @property
     def sign_out_path(self) -> str:
         """POST here (with ``csrf_token=sign_out_csrf_token``) to sign out."""

@@ -36,6 +36,7 @@ class HttpResult:
 @dataclass(frozen=True, slots=True)
 class HttpFailure:
     message: str
+    tls: bool = False  # the provider's certificate was not trusted
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,364 @@
+"""What ``ThunderIDClient`` and ``AsyncThunderIDClient`` share: their state (config, keys,
+store, provider metadata, the per-session cache) and every operation written once as a
+flow. The twins in ``client.py`` only perform effects (blocking or awaited) and keep the
+per-request fast path inline."""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from joserfc.jwk import KeySet
+
+from .context import AuthContext
+from .core import effects as fx
+from .core.config import ThunderIDConfig, TokenExchangeConfig
+from .core.crypto import Keys
+from .core.discovery import ProviderMetadata
+from .core.env import FlowEnv, Loaded
+from .core.errors import NotSignedIn, ProviderError, RefreshUnavailable, TLSVerificationError
+from .core.exchange import exchange_token
+from .core.handler import RequestInfo, route_flow
+from .core.id_token import load_key_set
+from .core.records import RecordCodec
+from .core.resolve import Resolved, resolve, usable_until
+from .core.responses import Response, error_response
+from .core.routing import Route, Router
+from .core.session import EndReason
+from .core.signin import (
+    SIGN_IN_ENTROPY,
+    CallbackParams,
+    SignInTransaction,
+    complete_sign_in,
+    start_sign_in,
+)
+from .core.signout import end_session, end_session_url
+from .core.tokens import parse_json_body
+from .stores import SQLiteStore, store_from_url
+from .stores.base import SessionStore, StoredItem
+
+DEFAULT_SQLITE_PATH = "thunderid-sessions.sqlite3"
+CACHE_SIZE = 10_000
+JWKS_MIN_REFETCH_INTERVAL = 30.0
+DISCOVERY_RETRY_INTERVAL = 5.0
+
+
+class Entry:
+    """What a client remembers of one session id: its store key (an HMAC, computed once)
+    and the context of the stored version it saw last, usable until ``until``. Entries are
+    replaced, never changed, so a thread always reads a consistent one."""
+
+    __slots__ = ("ctx", "key", "loaded", "until", "version")
+
+    def __init__(
+        self,
+        key: str,
+        version: int = -1,
+        until: float = 0.0,
+        ctx: AuthContext | None = None,
+        loaded: Loaded | None = None,
+    ):
+        self.key = key
+        self.version = version
+        self.until = until
+        self.ctx = ctx
+        self.loaded = loaded
+
+
+class ClientBase:
+    """State and flows shared by the sync and async clients."""
+
+    def __init__(self, config: ThunderIDConfig):
+        self.config = config
+        self.keys = Keys.from_secret(config.secret)
+        self.codec = RecordCodec(self.keys, config.encrypt_tokens)
+        self.store: SessionStore = open_store(config.store)
+        self.router = Router(config)
+        self._metadata: ProviderMetadata | None = None
+        self._metadata_error: tuple[float, ProviderError] | None = None
+        self._key_set: KeySet | None = None
+        self._key_set_at = 0.0
+        # session id -> its store key and the context of the version last seen.
+        self._entries: dict[str, Entry] = {}
+        # store key -> when a failed refresh may be tried again (this process only).
+        self._refresh_failed: dict[str, float] = {}
+        self.signed_out = AuthContext(self)  # type: ignore[arg-type]
+
+    def session_key(self, session_id: str) -> str:
+        return self.keys.store_key_for("s", session_id)
+
+    # The per-session cache ------------------------------------------------------------
+
+    def _entry(self, session_id: str) -> Entry:
+        entry = self._entries.get(session_id)
+        if entry is None:
+            if len(self._entries) >= CACHE_SIZE:
+                self._entries.clear()  # bounded: made-up cookies cannot grow it
+            entry = self._entries[session_id] = Entry(self.session_key(session_id))
+        return entry
+
+    def _fresh_context(
+        self,
+        entry: Entry,
+        item: StoredItem | None,
+        force_refresh: bool,
+        rejected_token: str | None,
+    ) -> AuthContext | None:
+        """The answer without any work, when the stored version is the one cached and still
+        usable; None when the slow path must look (``_session_flow``)."""
+        if item is None:
+            return self.signed_out
+        if (
+            item.version == entry.version
+            and time.time() < entry.until
+            and not force_refresh
+            and rejected_token is None
+        ):
+            return entry.ctx
+        return None
+
+    def _decode(self, session_id: str, entry: Entry, item: StoredItem) -> Entry | None:
+        """The entry for ``item``'s version (its record decoded once per stored version),
+        or None when the stored data is unreadable."""
+        if entry.loaded is not None and entry.version == item.version:
+            return entry
+        record = self.codec.decode(item.data, entry.key)
+        if record is None:
+            return None
+        return self._adopt(session_id, entry, Loaded(record, item.version))
+
+    def _adopt(self, session_id: str, entry: Entry, loaded: Loaded) -> Entry:
+        record = loaded.record
+        if record.ended is not None:
+            ctx = AuthContext(self, ended_reason=record.ended)  # type: ignore[arg-type]
+        else:
+            tokens = record.tokens
+            ctx = AuthContext(
+                self,  # type: ignore[arg-type]
+                session_id=session_id,
+                user=record.claims,
+                access_token=tokens.access_token,
+                id_token=tokens.id_token,
+                scopes=tokens.scopes,
+                expires_at=tokens.expires_at,
+                sign_out_csrf_token=self.keys.csrf_token(session_id),
+            )
+        until = usable_until(record, self.config)
+        adopted = self._entries[session_id] = Entry(entry.key, loaded.version, until, ctx, loaded)
+        return adopted
+
+    def _context_from_resolved(
+        self, session_id: str, entry: Entry, resolved: Resolved
+    ) -> AuthContext:
+        if resolved.refresh_failed:
+            if len(self._refresh_failed) >= CACHE_SIZE:
+                self._refresh_failed.clear()
+            self._refresh_failed[entry.key] = time.time() + self.config.refresh_retry_interval
+        if resolved.unavailable is not None:
+            retry_after = max(1, math.ceil(self.config.refresh_retry_interval))
+            raise RefreshUnavailable(resolved.unavailable, retry_after=retry_after)
+        if resolved.loaded is None:
+            if resolved.ended is None:
+                return self.signed_out
+            return AuthContext(self, ended_reason=resolved.ended)  # type: ignore[arg-type]
+        return self._adopt(session_id, entry, resolved.loaded).ctx  # type: ignore[return-value]
+
+    # Flows ------------------------------------------------------------------------------
+
+    def _session_flow(
+        self,
+        session_id: str,
+        entry: Entry,
+        item: StoredItem,
+        force_refresh: bool,
+        rejected_token: str | None,
+    ) -> fx.Flow[AuthContext]:
+        """The slow path of a request: decode a new version, end, refresh or touch."""
+        current = self._decode(session_id, entry, item)
+        if current is None or current.loaded is None or current.ctx is None:
+            return self.signed_out
+        loaded = current.loaded
+        if rejected_token is not None:
+            # An API rejected this token: refresh unless a sibling already replaced it.
+            force_refresh = loaded.record.tokens.access_token == rejected_token
+        if loaded.record.ended is not None or (not force_refresh and time.time() < current.until):
+            return current.ctx
+        env = yield from self._env_flow()
+        resolved = yield from resolve(
+            env,
+            entry.key,
+            loaded,
+            force_refresh=force_refresh,
+            retry_not_before=self._refresh_failed.get(entry.key, 0.0),
+        )
+        return self._context_from_resolved(session_id, entry, resolved)
+
+    def _context_flow(
+        self, session_id: str, *, force_refresh: bool = False, rejected_token: str | None = None
+    ) -> fx.Flow[AuthContext]:
+        entry = self._entry(session_id)
+        item = yield fx.Load(entry.key)
+        ctx = self._fresh_context(entry, item, force_refresh, rejected_token)
+        if ctx is not None:
+            return ctx
+        return (
+            yield from self._session_flow(session_id, entry, item, force_refresh, rejected_token)
+        )
+
+    def _live_flow(self, session_id: str, **options: Any) -> fx.Flow[AuthContext]:
+        """The session's context, or ``NotSignedIn`` saying why there is none."""
+        ctx = yield from self._context_flow(session_id, **options)
+        if not ctx.is_signed_in:
+            reason = ctx.ended_reason
+            raise NotSignedIn(
+                "The user is not signed in"
+                + (f" (the session ended: {reason.value})." if reason else "."),
+                reason=reason.value if reason else None,
+            )
+        return ctx
+
+    def _discovery_flow(self) -> fx.Flow[ProviderMetadata]:
+        """The provider's metadata, fetched once; a failure is remembered for a few seconds
+        so a down provider is not asked on every request."""
+        if self._metadata is not None:
+            return self._metadata
+        if self._metadata_error is not None:
+            at, error = self._metadata_error
+            if time.time() - at < DISCOVERY_RETRY_INTERVAL:
+                raise error
+        url = self.config.effective_discovery_url
+        try:
+            result = yield fx.HttpCall(
+                "GET", url, "discovery endpoint", {"Accept": "application/json"}
+            )
+            _raise_failure(result)
+            if result.status != 200:
+                raise ProviderError(f"discovery at {url} answered HTTP {result.status}")
+            doc = parse_json_body(result.status, result.body, "discovery endpoint")
+            metadata = ProviderMetadata.from_json(doc, self.config.issuer or self.config.base_url)
+        except ProviderError as exc:
+            self._metadata_error = (time.time(), exc)
+            raise
+        self._metadata = metadata
+        return metadata
+
+    def _env_flow(self) -> fx.Flow[FlowEnv]:
+        metadata = yield from self._discovery_flow()
+        return FlowEnv(self.config, self.keys, self.codec, metadata)
+
+    def _key_set_flow(self, refresh: bool) -> fx.Flow[KeySet]:
+        """The provider's JWKS; ``refresh`` fetches it again (an unknown ``kid``: key
+        rotation), but not more often than every 30 s (unknown kids cost an attacker
+        nothing)."""
+        if self._key_set is not None and (
+            not refresh or time.time() - self._key_set_at < JWKS_MIN_REFETCH_INTERVAL
+        ):
+            return self._key_set
+        metadata = yield from self._discovery_flow()
+        result = yield fx.HttpCall(
+            "GET", metadata.jwks_uri, "JWKS endpoint", {"Accept": "application/json"}
+        )
+        _raise_failure(result)
+        if result.status != 200:
+            raise ProviderError(f"the JWKS at {metadata.jwks_uri} answered HTTP {result.status}")
+        key_set = load_key_set(parse_json_body(result.status, result.body, "JWKS endpoint"))
+        self._key_set, self._key_set_at = key_set, time.time()
+        return key_set
+
+    def _route_flow(self, route: Route, request: RequestInfo) -> fx.Flow[Response]:
+        try:
+            env = yield from self._env_flow()
+        except ProviderError as exc:
+            yield fx.Log(logging.ERROR, f"identity provider unavailable: {exc}")
+            return provider_down(request, exc)
+        return (yield from route_flow(env, route, request))
+
+    def _transaction_key(self, session_id: str, state: str) -> str:
+        return self.keys.store_key_for("t", session_id + "\x00" + state)
+
+    def _sign_in_url_flow(
+        self, session_id: str, return_to: str, params: Mapping[str, str]
+    ) -> fx.Flow[str]:
+        """The authorization URL; the sign-in in progress waits in the store until
+        ``sign_in`` completes it (the client API has no cookie to keep it in)."""
+        env = yield from self._env_flow()
+        now = yield fx.Now()
+        entropy = yield fx.RandomBytes(SIGN_IN_ENTROPY)
+        url, tx = start_sign_in(
+            self.config,
+            env.metadata,
+            return_to=return_to,
+            entropy=entropy,
+            now=now,
+            extra_params=params,
+        )
+        sealed = tx.seal(self.keys, (yield fx.RandomBytes(12))).encode()
+        key = self._transaction_key(session_id, tx.state)
+        yield fx.Save(key, sealed, now + self.config.sign_in_timeout, None)
+        return url
+
+    def _sign_in_flow(
+        self, session_id: str, code: str, state: str, session_state: str | None, iss: str | None
+    ) -> fx.Flow[AuthContext]:
+        key = self._transaction_key(session_id, state)
+        item = yield fx.Load(key)
+        tx = None if item is None else SignInTransaction.unseal(self.keys, item.data.decode())
+        if item is not None:
+            yield fx.Delete(key)  # one use only
+        env = yield from self._env_flow()
+        params = CallbackParams.from_values(code, state, session_state, iss)
+        _, loaded = yield from complete_sign_in(env, params, tx, session_id=session_id)
+        return self._adopt(session_id, self._entry(session_id), loaded).ctx  # type: ignore[return-value]
+
+    def _end_flow(self, session_id: str, reason: EndReason) -> fx.Flow[str]:
+        """Revoke and end the session; the end-session URL to send the browser to."""
+        env = yield from self._env_flow()
+        record = yield from end_session(env, self.session_key(session_id), reason, revoke=True)
+        return end_session_url(env, record.tokens.id_token if record else None)
+
+    def _exchange_flow(
+        self, config: TokenExchangeConfig, session_id: str | None
+    ) -> fx.Flow[dict[str, Any] | None]:
+        env = yield from self._env_flow()
+        key = loaded = None
+        if session_id is not None:
+            key = self.session_key(session_id)
+            ctx = yield from self._context_flow(session_id)  # fresh tokens first
+            if ctx.is_signed_in:
+                loaded = self._entry(session_id).loaded
+        return (yield from exchange_token(env, config, key, loaded))
+
+
+def _raise_failure(result: fx.HttpResult | fx.HttpFailure) -> None:
+    if isinstance(result, fx.HttpFailure):
+        raise (TLSVerificationError if result.tls else ProviderError)(result.message)
+
+
+def open_store(store: SessionStore | str | None) -> SessionStore:
+    """The configured store; a URL is opened (``store_from_url``); None means SQLite."""
+    if store is None:
+        return SQLiteStore(DEFAULT_SQLITE_PATH)
+    if isinstance(store, str):
+        return store_from_url(store)
+    return store
+
+
+def provider_down(request: RequestInfo, exc: ProviderError) -> Response:
+    if isinstance(exc, TLSVerificationError):
+        # An operator's problem with a known fix: say which setting (no secrets in it).
+        return error_response(
+            502,
+            "provider_tls_untrusted",
+            "The identity provider's TLS certificate is not trusted. Set ca_bundle "
+            "(THUNDERID_CA_BUNDLE) to its CA certificate file.",
+            api=request.is_api,
+        )
+    return error_response(
+        502,
+        "provider_unavailable",
+        "The identity provider is unavailable, so sign-in cannot proceed. Please try again later.",
+        api=request.is_api,
+    )
