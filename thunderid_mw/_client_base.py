@@ -5,7 +5,6 @@ per-request fast path inline."""
 
 from __future__ import annotations
 
-import logging
 import math
 import time
 from collections.abc import Mapping
@@ -25,7 +24,7 @@ from .core.handler import RequestInfo, route_flow
 from .core.id_token import load_key_set
 from .core.records import RecordCodec
 from .core.resolve import Resolved, resolve, usable_until
-from .core.responses import Response, error_response
+from .core.responses import Response
 from .core.routing import Route, Router
 from .core.session import EndReason
 from .core.signin import (
@@ -77,6 +76,8 @@ class ClientBase:
         self.codec = RecordCodec(self.keys, config.encrypt_tokens)
         self.store: SessionStore = open_store(config.store)
         self.router = Router(config)
+        # Provider metadata is fetched on first need (GetMetadata), not at start-up.
+        self.env = FlowEnv(config, self.keys, self.codec)
         self._metadata: ProviderMetadata | None = None
         self._metadata_error: tuple[float, ProviderError] | None = None
         self._key_set: KeySet | None = None
@@ -186,9 +187,8 @@ class ClientBase:
             force_refresh = loaded.record.tokens.access_token == rejected_token
         if loaded.record.ended is not None or (not force_refresh and time.time() < current.until):
             return current.ctx
-        env = yield from self._env_flow()
         resolved = yield from resolve(
-            env,
+            self.env,
             entry.key,
             loaded,
             force_refresh=force_refresh,
@@ -245,10 +245,6 @@ class ClientBase:
         self._metadata = metadata
         return metadata
 
-    def _env_flow(self) -> fx.Flow[FlowEnv]:
-        metadata = yield from self._discovery_flow()
-        return FlowEnv(self.config, self.keys, self.codec, metadata)
-
     def _key_set_flow(self, refresh: bool) -> fx.Flow[KeySet]:
         """The provider's JWKS; ``refresh`` fetches it again (an unknown ``kid``: key
         rotation), but not more often than every 30 s (unknown kids cost an attacker
@@ -269,12 +265,7 @@ class ClientBase:
         return key_set
 
     def _route_flow(self, route: Route, request: RequestInfo) -> fx.Flow[Response]:
-        try:
-            env = yield from self._env_flow()
-        except ProviderError as exc:
-            yield fx.Log(logging.ERROR, f"identity provider unavailable: {exc}")
-            return provider_down(request, exc)
-        return (yield from route_flow(env, route, request))
+        return (yield from route_flow(self.env, route, request))
 
     def _transaction_key(self, session_id: str, state: str) -> str:
         return self.keys.store_key_for("t", session_id + "\x00" + state)
@@ -284,12 +275,12 @@ class ClientBase:
     ) -> fx.Flow[str]:
         """The authorization URL; the sign-in in progress waits in the store until
         ``sign_in`` completes it (the client API has no cookie to keep it in)."""
-        env = yield from self._env_flow()
+        metadata = yield from self._discovery_flow()
         now = yield fx.Now()
         entropy = yield fx.RandomBytes(SIGN_IN_ENTROPY)
         url, tx = start_sign_in(
             self.config,
-            env.metadata,
+            metadata,
             return_to=return_to,
             entropy=entropy,
             now=now,
@@ -308,28 +299,26 @@ class ClientBase:
         tx = None if item is None else SignInTransaction.unseal(self.keys, item.data.decode())
         if item is not None:
             yield fx.Delete(key)  # one use only
-        env = yield from self._env_flow()
         params = CallbackParams.from_values(code, state, session_state, iss)
-        _, loaded = yield from complete_sign_in(env, params, tx, session_id=session_id)
+        _, loaded = yield from complete_sign_in(self.env, params, tx, session_id=session_id)
         return self._adopt(session_id, self._entry(session_id), loaded).ctx  # type: ignore[return-value]
 
     def _end_flow(self, session_id: str, reason: EndReason) -> fx.Flow[str]:
         """Revoke and end the session; the end-session URL to send the browser to."""
-        env = yield from self._env_flow()
-        record = yield from end_session(env, self.session_key(session_id), reason, revoke=True)
-        return end_session_url(env, record.tokens.id_token if record else None)
+        metadata = yield from self._discovery_flow()
+        record = yield from end_session(self.env, self.session_key(session_id), reason, revoke=True)
+        return end_session_url(self.config, metadata, record.tokens.id_token if record else None)
 
     def _exchange_flow(
         self, config: TokenExchangeConfig, session_id: str | None
     ) -> fx.Flow[dict[str, Any] | None]:
-        env = yield from self._env_flow()
         key = loaded = None
         if session_id is not None:
             key = self.session_key(session_id)
             ctx = yield from self._context_flow(session_id)  # fresh tokens first
             if ctx.is_signed_in:
                 loaded = self._entry(session_id).loaded
-        return (yield from exchange_token(env, config, key, loaded))
+        return (yield from exchange_token(self.env, config, key, loaded))
 
 
 def _raise_failure(result: fx.HttpResult | fx.HttpFailure) -> None:
@@ -344,21 +333,3 @@ def open_store(store: SessionStore | str | None) -> SessionStore:
     if isinstance(store, str):
         return store_from_url(store)
     return store
-
-
-def provider_down(request: RequestInfo, exc: ProviderError) -> Response:
-    if isinstance(exc, TLSVerificationError):
-        # An operator's problem with a known fix: say which setting (no secrets in it).
-        return error_response(
-            502,
-            "provider_tls_untrusted",
-            "The identity provider's TLS certificate is not trusted. Set ca_bundle "
-            "(THUNDERID_CA_BUNDLE) to its CA certificate file.",
-            api=request.is_api,
-        )
-    return error_response(
-        502,
-        "provider_unavailable",
-        "The identity provider is unavailable, so sign-in cannot proceed. Please try again later.",
-        api=request.is_api,
-    )

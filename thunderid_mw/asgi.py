@@ -14,9 +14,17 @@ from typing import Any
 from .client import AsyncThunderIDClient
 from .context import AuthContext
 from .core.config import ThunderIDConfig
+from .core.cookies import session_id_from_header
 from .core.errors import RefreshUnavailable, StoreUnavailable, ThunderIDError
-from .core.handler import MAX_FORM_BYTES, RequestInfo, challenge, parse_form, unavailable
+from .core.handler import (
+    MAX_FORM_BYTES,
+    RequestInfo,
+    challenge,
+    parse_form,
+    unavailable_for,
+)
 from .core.responses import Response
+from .core.routing import Route
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -41,6 +49,9 @@ class ThunderIDASGIMiddleware:
         self.config = self.client.config
         self._routes = self.client.router.routes
         self._is_protected = self.client.router.is_protected
+        self._cookie_name = self.config.session_cookie.name
+        self._signed_out = self.client.signed_out
+        self._cookie_needle = self._cookie_name.encode("latin-1") + b"="
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -48,35 +59,39 @@ class ThunderIDASGIMiddleware:
             await self.app(scope, receive, send)
             return
         path = scope["path"]
-        if kind == "http":
-            route = self._routes.get(path)
-            if route is not None:
-                form = None
-                if scope["method"] == "POST":
-                    form = parse_form(await _read_body(receive))
-                response = await self.client.handle_route(route, _request_info(scope, form))
-                await _send(response, send)
+        if kind == "http" and path in self._routes:
+            await self._answer_route(self._routes[path], scope, receive, send)
+            return
+        session_id = session_id_from_header(
+            _cookie_header(scope, self._cookie_needle), self._cookie_name
+        )
+        if session_id is None:  # the cheapest path: no await, no store
+            if self._is_protected(path):
+                response = challenge(self.config, _request_info(scope), None)
+                await self._refuse(scope, send, response)
                 return
+            scope[SCOPE_KEY] = self._signed_out
+            await self.app(scope, receive, send)
+            return
         try:
-            ctx = await self.client.context_for_cookie(_cookie_header(scope))
+            ctx = await self.client.context_for_session(session_id)
         except (RefreshUnavailable, StoreUnavailable) as exc:
-            retry = exc.retry_after if isinstance(exc, RefreshUnavailable) else 5
-            message = (
-                str(exc)
-                if isinstance(exc, RefreshUnavailable)
-                else ("The session store is unavailable. Please retry shortly.")
-            )
-            await self._refuse(scope, send, unavailable(_request_info(scope), message, retry))
+            await self._refuse(scope, send, unavailable_for(_request_info(scope), exc))
             return
-        if not ctx.is_signed_in and self._is_protected(path):
-            await self._refuse(
-                scope, send, challenge(self.config, _request_info(scope), ctx.ended_reason)
-            )
-            return
-        scope[SCOPE_KEY] = ctx
-        if kind == "websocket" and ctx.is_signed_in:
+        if not ctx.is_signed_in:
+            if self._is_protected(path):
+                response = challenge(self.config, _request_info(scope), ctx.ended_reason)
+                await self._refuse(scope, send, response)
+                return
+        elif kind == "websocket":
             receive = self._watch_session(ctx, receive, send)
+        scope[SCOPE_KEY] = ctx
         await self.app(scope, receive, send)
+
+    async def _answer_route(self, route: Route, scope: Scope, receive: Receive, send: Send) -> None:
+        form = parse_form(await _read_body(receive)) if scope["method"] == "POST" else None
+        response = await self.client.handle_route(route, _request_info(scope, form))
+        await _send(response, send)
 
     async def _refuse(self, scope: Scope, send: Send, response: Response) -> None:
         if scope["type"] == "websocket":
@@ -120,10 +135,12 @@ class ThunderIDASGIMiddleware:
         return watched_receive
 
 
-def _cookie_header(scope: Scope) -> str | None:
+def _cookie_header(scope: Scope, needle: bytes = b"") -> str | None:
+    """The ``Cookie`` header(s) as text; with ``needle``, only those that contain it (a
+    request without our cookie decodes nothing)."""
     found = None
     for name, value in scope["headers"]:
-        if name == b"cookie":
+        if name == b"cookie" and needle in value:
             text = value.decode("latin-1")
             found = text if found is None else found + "; " + text  # HTTP/2 may split it
     return found

@@ -94,6 +94,8 @@ class ThunderIDClient(ClientBase):
                 return None
             case fx.GetKeySet(refresh):
                 return self._run(self._key_set_flow(refresh))
+            case fx.GetMetadata():
+                return self._run(self._discovery_flow())
             case fx.Log(level, message):
                 logger.log(level, message)
                 return None
@@ -271,6 +273,8 @@ class AsyncThunderIDClient(ClientBase):
                 return None
             case fx.GetKeySet(refresh):
                 return await self._run(self._key_set_flow(refresh))
+            case fx.GetMetadata():
+                return await self._run(self._discovery_flow())
             case fx.Log(level, message):
                 logger.log(level, message)
                 return None

@@ -11,8 +11,9 @@ from typing import Any
 
 from .client import ThunderIDClient
 from .core.config import ThunderIDConfig
+from .core.cookies import session_id_from_header
 from .core.errors import RefreshUnavailable, StoreUnavailable
-from .core.handler import MAX_FORM_BYTES, RequestInfo, challenge, parse_form, unavailable
+from .core.handler import MAX_FORM_BYTES, RequestInfo, challenge, parse_form, unavailable_for
 from .core.responses import Response, status_line
 
 Environ = dict[str, Any]
@@ -35,6 +36,7 @@ class ThunderIDWSGIMiddleware:
         self.config = self.client.config
         self._routes = self.client.router.routes
         self._is_protected = self.client.router.is_protected
+        self._cookie_name = self.config.session_cookie.name
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO") or "/"
@@ -42,15 +44,14 @@ class ThunderIDWSGIMiddleware:
         if route is not None:
             request = _request_info(environ, read_form=environ.get("REQUEST_METHOD") == "POST")
             return _send(self.client.handle_route(route, request), start_response)
-        try:
-            ctx = self.client.context_for_cookie(environ.get("HTTP_COOKIE"))
-        except RefreshUnavailable as exc:
-            return _send(
-                unavailable(_request_info(environ), str(exc), exc.retry_after), start_response
-            )
-        except StoreUnavailable:
-            message = "The session store is unavailable. Please retry shortly."
-            return _send(unavailable(_request_info(environ), message), start_response)
+        session_id = session_id_from_header(environ.get("HTTP_COOKIE"), self._cookie_name)
+        if session_id is None:
+            ctx = self.client.signed_out
+        else:
+            try:
+                ctx = self.client.context_for_session(session_id)
+            except (RefreshUnavailable, StoreUnavailable) as exc:
+                return _send(unavailable_for(_request_info(environ), exc), start_response)
         if not ctx.is_signed_in and self._is_protected(path):
             response = challenge(self.config, _request_info(environ), ctx.ended_reason)
             return _send(response, start_response)

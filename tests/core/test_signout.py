@@ -107,7 +107,7 @@ def test_end_session_of_nothing(world: World, env: FlowEnv) -> None:
 
 
 def test_end_session_url(env: FlowEnv) -> None:
-    url = end_session_url(env, "the-id-token")
+    url = end_session_url(env.config, env.metadata, "the-id-token")
     assert url.startswith(LOGOUT_URL + "?")
     q = parse_qs(urlsplit(url).query)
     assert q == {
@@ -118,13 +118,13 @@ def test_end_session_url(env: FlowEnv) -> None:
 
 
 def test_end_session_url_without_id_token(env: FlowEnv) -> None:
-    q = parse_qs(urlsplit(end_session_url(env, None)).query)
+    q = parse_qs(urlsplit(end_session_url(env.config, env.metadata, None)).query)
     assert "id_token_hint" not in q
     assert q["client_id"] == [CLIENT_ID]
 
 
 def test_no_end_session_endpoint_goes_to_post_sign_out_url() -> None:
     env = make_env(metadata=make_metadata(end_session_endpoint=None))
-    assert end_session_url(env, "the-id-token") == APP_URL + "/bye"
+    assert end_session_url(env.config, env.metadata, "the-id-token") == APP_URL + "/bye"
     env = make_env(make_config(after_sign_out_url=None), make_metadata(end_session_endpoint=None))
-    assert end_session_url(env, None) == APP_URL + "/"
+    assert end_session_url(env.config, env.metadata, None) == APP_URL + "/"

@@ -122,6 +122,7 @@ def logout_flow(env: FlowEnv, form: Mapping[str, str] | None) -> Flow[Response]:
     token = (form or {}).get("logout_token")
     if not token:
         return _answer(400, "invalid_request", "logout_token is missing")
+    metadata = yield from env.provider()
     now = yield Now()
     refresh = False
     while True:
@@ -130,11 +131,11 @@ def logout_flow(env: FlowEnv, form: Mapping[str, str] | None) -> Flow[Response]:
             claims = validate_logout_token(
                 token,
                 key_set,
-                issuer=env.metadata.issuer,
+                issuer=metadata.issuer,
                 client_id=env.config.client_id,
                 now=now,
                 leeway=env.config.clock_skew,
-                algorithms=env.metadata.id_token_signing_alg_values_supported,
+                algorithms=metadata.id_token_signing_alg_values_supported,
             )
             break
         except UnknownSigningKey as exc:

@@ -98,6 +98,12 @@ class GetKeySet:
 
 
 @dataclass(frozen=True, slots=True)
+class GetMetadata:
+    """Result: the provider's ``ProviderMetadata`` (discovery, cached by the driver);
+    raises ``ProviderError`` when the provider cannot be discovered."""
+
+
+@dataclass(frozen=True, slots=True)
 class Log:
     level: int
     message: str
@@ -114,6 +120,7 @@ Effect = (
     | Now
     | RandomBytes
     | GetKeySet
+    | GetMetadata
     | Log
 )
 
@@ -125,6 +132,7 @@ __all__ = [
     "Effect",
     "Flow",
     "GetKeySet",
+    "GetMetadata",
     "HttpCall",
     "HttpFailure",
     "HttpResult",

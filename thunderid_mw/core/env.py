@@ -14,6 +14,7 @@ from .discovery import ProviderMetadata
 from .effects import (
     Flow,
     GetKeySet,
+    GetMetadata,
     HttpCall,
     HttpFailure,
     HttpResult,
@@ -40,10 +41,19 @@ class Loaded:
 
 @dataclass(frozen=True)
 class FlowEnv:
+    """``metadata`` may be left out: flows that need the provider ask for it
+    (``provider()``), so work that does not (a touch, an expiry) never waits on it."""
+
     config: ThunderIDConfig
     keys: Keys
     codec: RecordCodec
-    metadata: ProviderMetadata
+    metadata: ProviderMetadata | None = None
+
+    def provider(self) -> Flow[ProviderMetadata]:
+        if self.metadata is not None:
+            return self.metadata
+        metadata: ProviderMetadata = yield GetMetadata()
+        return metadata
 
     # Store ----------------------------------------------------------------------------
 
@@ -71,7 +81,7 @@ class FlowEnv:
     # Provider -------------------------------------------------------------------------
 
     def token_request(
-        self, params: Mapping[str, str], *, url: str | None = None, bearer: str | None = None
+        self, params: Mapping[str, str], *, url: str, bearer: str | None = None
     ) -> TokenRequest:
         config = self.config
         method = config.auth_method
@@ -79,7 +89,7 @@ class FlowEnv:
             # The Authorization header carries the bearer token; credentials go in the body.
             method = "client_secret_post"
         return build_token_request(
-            url or self.metadata.token_endpoint,
+            url,
             params,
             method=method,
             client_id=config.client_id,
@@ -97,6 +107,7 @@ class FlowEnv:
 
     def validate_id_token(self, id_token: str, nonce: str | None) -> Flow[dict[str, Any]]:
         """Validated claims; fetches the JWKS again once if the key id is unknown."""
+        metadata = yield from self.provider()
         now = yield Now()
         refresh = False
         while True:
@@ -105,12 +116,12 @@ class FlowEnv:
                 return validate_id_token(
                     id_token,
                     key_set,
-                    issuer=self.metadata.issuer,
+                    issuer=metadata.issuer,
                     client_id=self.config.client_id,
                     now=now,
                     leeway=self.config.clock_skew,
                     nonce=nonce,
-                    algorithms=self.metadata.id_token_signing_alg_values_supported,
+                    algorithms=metadata.id_token_signing_alg_values_supported,
                 )
             except UnknownSigningKey:
                 if refresh:

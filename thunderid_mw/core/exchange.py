@@ -105,7 +105,8 @@ def _exchange(
         if live is None:
             raise NotSignedIn(f"token exchange {request.id!r} attaches a token but none exists")
         bearer = live.record.tokens.access_token
-    http_request = env.token_request(form, url=request.token_endpoint, bearer=bearer)
+    url = request.token_endpoint or (yield from env.provider()).token_endpoint
+    http_request = env.token_request(form, url=url, bearer=bearer)
     response = yield from env.post(http_request, "token endpoint")
     if response.status >= 500:
         raise ProviderError(f"the token endpoint answered HTTP {response.status}")

@@ -24,7 +24,13 @@ from .cookies import (
 )
 from .effects import Flow, Now, RandomBytes
 from .env import ERROR, FlowEnv
-from .errors import ProviderError, SignInError, StoreUnavailable
+from .errors import (
+    ProviderError,
+    RefreshUnavailable,
+    SignInError,
+    StoreUnavailable,
+    TLSVerificationError,
+)
 from .redirects import safe_return_to
 from .responses import Response, error_response, redirect, sign_out_confirmation
 from .routing import Route, is_api_request
@@ -73,6 +79,11 @@ def parse_form(body: bytes) -> dict[str, str]:
 def route_flow(env: FlowEnv, route: Route, request: RequestInfo) -> Flow[Response]:
     """Answer one of the middleware's own routes; every failure becomes a clean page."""
     try:
+        yield from env.provider()
+    except ProviderError as exc:
+        yield env.log(ERROR, f"identity provider unavailable: {exc}")
+        return provider_unavailable(request, exc)
+    try:
         if route is Route.SIGN_IN:
             return (yield from _sign_in(env, request))
         if route is Route.CALLBACK:
@@ -90,8 +101,8 @@ def route_flow(env: FlowEnv, route: Route, request: RequestInfo) -> Flow[Respons
             api=request.is_api,
             links=[("Sign in again", env.config.sign_in_path)],
         )
-    except StoreUnavailable:
-        return unavailable(request, "The session store is unavailable. Please retry shortly.")
+    except StoreUnavailable as exc:
+        return unavailable_for(request, exc)
     except ProviderError as exc:
         yield env.log(ERROR, f"identity provider error: {exc}")
         return error_response(
@@ -118,7 +129,8 @@ def _sign_in(env: FlowEnv, request: RequestInfo) -> Flow[Response]:
         )
     now = yield Now()
     entropy = yield RandomBytes(SIGN_IN_ENTROPY)
-    url, tx = start_sign_in(config, env.metadata, return_to=return_to, entropy=entropy, now=now)
+    metadata = yield from env.provider()
+    url, tx = start_sign_in(config, metadata, return_to=return_to, entropy=entropy, now=now)
     nonce = yield RandomBytes(12)
     cookies = _evict_transactions(env, request, now)
     cookies.append(
@@ -208,7 +220,9 @@ def _sign_out(env: FlowEnv, request: RequestInfo) -> Flow[Response]:
         return redirect(config.post_sign_out_url, [clear_session_cookie(config)], status=303)
     key = env.keys.store_key_for("s", session_id)
     record = yield from end_session(env, key, EndReason.SIGNED_OUT, revoke=True)
-    target = end_session_url(env, record.tokens.id_token if record else None)
+    target = end_session_url(
+        config, (yield from env.provider()), record.tokens.id_token if record else None
+    )
     return redirect(target, [clear_session_cookie(config)], status=303)
 
 
@@ -247,6 +261,32 @@ def challenge(config: ThunderIDConfig, request: RequestInfo, ended: EndReason | 
             links=[("Sign in", sign_in)],
         )
     return redirect(sign_in, cookies)
+
+
+def provider_unavailable(request: RequestInfo, exc: ProviderError) -> Response:
+    """The provider cannot be discovered: a 502 that says so (and, for an untrusted
+    certificate, which setting fixes it)."""
+    if isinstance(exc, TLSVerificationError):
+        return error_response(
+            502,
+            "provider_tls_untrusted",
+            "The identity provider's TLS certificate is not trusted. Set ca_bundle "
+            "(THUNDERID_CA_BUNDLE) to its CA certificate file.",
+            api=request.is_api,
+        )
+    return error_response(
+        502,
+        "provider_unavailable",
+        "The identity provider is unavailable, so sign-in cannot proceed. Please try again later.",
+        api=request.is_api,
+    )
+
+
+def unavailable_for(request: RequestInfo, exc: RefreshUnavailable | StoreUnavailable) -> Response:
+    """The 503 for a session that cannot be served now (IdP or store away)."""
+    if isinstance(exc, RefreshUnavailable):
+        return unavailable(request, str(exc), exc.retry_after)
+    return unavailable(request, "The session store is unavailable. Please retry shortly.")
 
 
 def unavailable(request: RequestInfo, message: str, retry_after: int = 5) -> Response:

@@ -119,8 +119,12 @@ def _refresh_holding_lock(env: FlowEnv, key: str, seen: Loaded, force: bool) -> 
     refresh_token = current.record.tokens.refresh_token
     if refresh_token is None:
         return RefreshResult(RefreshOutcome.REJECTED, current, "no refresh token")
-    request = env.token_request({"grant_type": "refresh_token", "refresh_token": refresh_token})
     try:
+        metadata = yield from env.provider()
+        request = env.token_request(
+            {"grant_type": "refresh_token", "refresh_token": refresh_token},
+            url=metadata.token_endpoint,
+        )
         response = yield from env.post(request, "token endpoint")
         now = yield Now()
         fresh = parse_token_response(response.status, response.body, now)

@@ -32,9 +32,8 @@ class Router:
 
     def is_protected(self, path: str) -> bool:
         """``/admin`` protects ``/admin`` and everything below it, not ``/administrator``."""
-        if not self._prefixes:
-            return False
-        return path in self._exact or path.startswith(self._prefixes) or "/" in self._exact
+        # "/" becomes the prefix "/", which protects every path.
+        return path in self._exact or path.startswith(self._prefixes)
 
 
 def is_api_request(header: Callable[[str], str | None]) -> bool:

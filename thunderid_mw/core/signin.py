@@ -203,14 +203,16 @@ def complete_sign_in(
     The middleware passes no ``session_id``: the session gets a new random id, never the id
     of a session that existed before (no fixation). The client API stores it under the
     caller's ``session_id``, as the Node SDK does. Returns ``(session_id, loaded)``."""
+    metadata = yield from env.provider()
     now = yield Now()
     code = check_callback(
-        params, tx, metadata=env.metadata, now=now, timeout=env.config.sign_in_timeout
+        params, tx, metadata=metadata, now=now, timeout=env.config.sign_in_timeout
     )
     assert tx is not None
-    response = yield from env.post(
-        env.token_request(code_exchange_params(env.config, code, tx)), "token endpoint"
+    request = env.token_request(
+        code_exchange_params(env.config, code, tx), url=metadata.token_endpoint
     )
+    response = yield from env.post(request, "token endpoint")
     now = yield Now()
     try:
         tokens = parse_token_response(response.status, response.body, now)

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
+from .config import ThunderIDConfig
+from .discovery import ProviderMetadata
 from .effects import Flow
 from .env import WARNING, FlowEnv, Loaded
 from .errors import ProviderError
@@ -16,7 +18,7 @@ def revoke_tokens(env: FlowEnv, record: SessionRecord) -> Flow[bool]:
     """Revoke the refresh token (which revokes its grant at most providers) and the access
     token. Failures are logged and reported as False, never raised: a dead revocation
     endpoint must not keep a user signed in locally."""
-    endpoint = env.metadata.revocation_endpoint
+    endpoint = (yield from env.provider()).revocation_endpoint
     if endpoint is None:
         yield env.log(WARNING, "the provider has no revocation endpoint; tokens not revoked")
         return False
@@ -56,13 +58,15 @@ def end_session(
     return loaded.record
 
 
-def end_session_url(env: FlowEnv, id_token: str | None) -> str:
+def end_session_url(
+    config: ThunderIDConfig, metadata: ProviderMetadata, id_token: str | None
+) -> str:
     """Where to send the browser after a local sign-out."""
-    target = env.config.post_sign_out_url
-    endpoint = env.metadata.end_session_endpoint
+    target = config.post_sign_out_url
+    endpoint = metadata.end_session_endpoint
     if endpoint is None:
         return target
-    params = {"client_id": env.config.client_id, "post_logout_redirect_uri": target}
+    params = {"client_id": config.client_id, "post_logout_redirect_uri": target}
     if id_token:
         params["id_token_hint"] = id_token
     separator = "&" if "?" in endpoint else "?"
