@@ -15,7 +15,7 @@ from .client import AsyncThunderIDClient
 from .context import AuthContext
 from .core.config import ThunderIDConfig
 from .core.cookies import session_id_from_header
-from .core.errors import RefreshUnavailable, StoreUnavailable, ThunderIDError
+from .core.errors import ProviderError, RefreshUnavailable, StoreUnavailable, ThunderIDError
 from .core.handler import (
     MAX_FORM_BYTES,
     RequestInfo,
@@ -75,7 +75,7 @@ class ThunderIDASGIMiddleware:
             return
         try:
             ctx = await self.client.context_for_session(session_id)
-        except (RefreshUnavailable, StoreUnavailable) as exc:
+        except (RefreshUnavailable, StoreUnavailable, ProviderError) as exc:
             await self._refuse(scope, send, unavailable_for(_request_info(scope), exc))
             return
         if not ctx.is_signed_in:

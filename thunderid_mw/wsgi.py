@@ -12,7 +12,7 @@ from typing import Any
 from .client import ThunderIDClient
 from .core.config import ThunderIDConfig
 from .core.cookies import session_id_from_header
-from .core.errors import RefreshUnavailable, StoreUnavailable
+from .core.errors import ProviderError, RefreshUnavailable, StoreUnavailable
 from .core.handler import MAX_FORM_BYTES, RequestInfo, challenge, parse_form, unavailable_for
 from .core.responses import Response, status_line
 
@@ -50,7 +50,7 @@ class ThunderIDWSGIMiddleware:
         else:
             try:
                 ctx = self.client.context_for_session(session_id)
-            except (RefreshUnavailable, StoreUnavailable) as exc:
+            except (RefreshUnavailable, StoreUnavailable, ProviderError) as exc:
                 return _send(unavailable_for(_request_info(environ), exc), start_response)
         if not ctx.is_signed_in and self._is_protected(path):
             response = challenge(self.config, _request_info(environ), ctx.ended_reason)

@@ -10,7 +10,7 @@ import pytest
 
 from thunderid_mw.core import effects as fx
 from thunderid_mw.core.env import FlowEnv, Loaded
-from thunderid_mw.core.errors import StoreUnavailable
+from thunderid_mw.core.errors import ProviderError, StoreUnavailable
 from thunderid_mw.core.refresh import RefreshResult, refresh, refresh_lock_name
 from thunderid_mw.core.session import EndReason
 from thunderid_mw.core.token_state import RefreshOutcome
@@ -125,6 +125,26 @@ def test_refreshed_id_token_that_does_not_fit_keeps_claims(
     assert result.loaded is not None
     assert result.loaded.record.claims == {"sub": "user-1", "name": "Old"}
     assert [log.level for log in world.logs] == [level]
+
+
+def test_refreshed_id_token_with_the_jwks_unreachable_keeps_tokens_and_claims(
+    world: World, env: FlowEnv
+) -> None:
+    """The refresh token was already rotated: the new tokens must be kept even when the
+    new ID token cannot be checked now (and the request must not fail)."""
+    key, seen = start(world, env, claims={"sub": "user-1", "name": "Old"})
+    idp_rotates(world, id_token=mint_id_token(now=world.now, nonce=None, name="New"))
+
+    def jwks_down(_: fx.Effect) -> None:
+        raise ProviderError("the JWKS endpoint could not be reached")
+
+    world.hook(fx.GetKeySet, jwks_down)
+    result = run_refresh(world, env, key, seen)
+    assert result.outcome is RefreshOutcome.ROTATED
+    assert result.loaded is not None
+    assert result.loaded.record.tokens.access_token != "at-1"
+    assert result.loaded.record.claims == {"sub": "user-1", "name": "Old"}
+    assert [log.level for log in world.logs] == [logging.WARNING]
 
 
 # Siblings ----------------------------------------------------------------------------------

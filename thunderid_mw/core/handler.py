@@ -282,11 +282,15 @@ def provider_unavailable(request: RequestInfo, exc: ProviderError) -> Response:
     )
 
 
-def unavailable_for(request: RequestInfo, exc: RefreshUnavailable | StoreUnavailable) -> Response:
+def unavailable_for(
+    request: RequestInfo, exc: RefreshUnavailable | StoreUnavailable | ProviderError
+) -> Response:
     """The 503 for a session that cannot be served now (IdP or store away)."""
     if isinstance(exc, RefreshUnavailable):
         return unavailable(request, str(exc), exc.retry_after)
-    return unavailable(request, "The session store is unavailable. Please retry shortly.")
+    if isinstance(exc, StoreUnavailable):
+        return unavailable(request, "The session store is unavailable. Please retry shortly.")
+    return unavailable(request, "The identity provider is unavailable. Please retry shortly.")
 
 
 def unavailable(request: RequestInfo, message: str, retry_after: int = 5) -> Response:

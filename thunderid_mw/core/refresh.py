@@ -166,7 +166,7 @@ def _claims_after_refresh(
     """Claims of a refreshed ID token (OIDC Core 12.2: same iss and sub, no nonce check)."""
     try:
         claims = yield from env.validate_id_token(id_token, nonce=None)
-    except IDTokenError as exc:
+    except (IDTokenError, ProviderError) as exc:  # the JWKS may be unreachable too
         yield env.log(WARNING, f"the refreshed ID token was not accepted ({exc}); claims kept")
         return dict(record.claims)
     if claims.get("sub") != record.claims.get("sub"):
