@@ -17,7 +17,8 @@ from joserfc import jwt
 from joserfc.errors import BadSignatureError, ClaimError, JoseError, MissingKeyError
 from joserfc.jwk import KeySet
 
-from .effects import Flow, GetKeySet, Load, Now, Save
+from .discovery import ProviderMetadata
+from .effects import Flow, Load, Now, Save
 from .env import WARNING, FlowEnv, Loaded
 from .errors import IDTokenError
 from .id_token import UnknownSigningKey
@@ -122,29 +123,25 @@ def logout_flow(env: FlowEnv, form: Mapping[str, str] | None) -> Flow[Response]:
     token = (form or {}).get("logout_token")
     if not token:
         return _answer(400, "invalid_request", "logout_token is missing")
-    metadata = yield from env.provider()
+    config = env.config
+
+    def check(key_set: KeySet, metadata: ProviderMetadata, now: float) -> LogoutClaims:
+        return validate_logout_token(
+            token,
+            key_set,
+            issuer=metadata.issuer,
+            client_id=config.client_id,
+            now=now,
+            leeway=config.clock_skew,
+            algorithms=metadata.id_token_signing_alg_values_supported,
+        )
+
+    try:
+        claims = yield from env.with_key_set(check)
+    except IDTokenError as exc:
+        yield env.log(WARNING, f"back-channel logout rejected: {exc}")
+        return _answer(400, "invalid_request", str(exc))
     now = yield Now()
-    refresh = False
-    while True:
-        key_set = yield GetKeySet(refresh)
-        try:
-            claims = validate_logout_token(
-                token,
-                key_set,
-                issuer=metadata.issuer,
-                client_id=env.config.client_id,
-                now=now,
-                leeway=env.config.clock_skew,
-                algorithms=metadata.id_token_signing_alg_values_supported,
-            )
-            break
-        except UnknownSigningKey as exc:
-            if refresh:
-                return _answer(400, "invalid_request", str(exc))
-            refresh = True
-        except IDTokenError as exc:
-            yield env.log(WARNING, f"back-channel logout rejected: {exc}")
-            return _answer(400, "invalid_request", str(exc))
     jti_key = env.keys.store_key_for("j", claims.jti)
     if (yield from _save_raw(jti_key, b"", max(claims.exp or 0.0, now) + JTI_MEMORY, None)) is None:
         return _answer(400, "invalid_request", "this logout token was already used")

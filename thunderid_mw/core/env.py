@@ -4,9 +4,11 @@ sub-flows they share (validate an ID token, write a record, post to an endpoint)
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
+
+from joserfc.jwk import KeySet
 
 from .config import ThunderIDConfig
 from .crypto import Keys
@@ -29,6 +31,8 @@ from .id_token import UnknownSigningKey, validate_id_token
 from .records import RecordCodec
 from .session import SessionRecord
 from .tokens import TokenRequest, build_token_request
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,28 +109,38 @@ class FlowEnv:
         assert isinstance(result, HttpResult)
         return result
 
-    def validate_id_token(self, id_token: str, nonce: str | None) -> Flow[dict[str, Any]]:
-        """Validated claims; fetches the JWKS again once if the key id is unknown."""
+    def with_key_set(self, check: Callable[[KeySet, ProviderMetadata, float], T]) -> Flow[T]:
+        """``check(key_set, metadata, now)`` against the provider's signing keys; a key id
+        the set does not hold fetches the JWKS once more (the provider rotated its keys)."""
         metadata = yield from self.provider()
         now = yield Now()
         refresh = False
         while True:
             key_set = yield GetKeySet(refresh)
             try:
-                return validate_id_token(
-                    id_token,
-                    key_set,
-                    issuer=metadata.issuer,
-                    client_id=self.config.client_id,
-                    now=now,
-                    leeway=self.config.clock_skew,
-                    nonce=nonce,
-                    algorithms=metadata.id_token_signing_alg_values_supported,
-                )
+                return check(key_set, metadata, now)
             except UnknownSigningKey:
                 if refresh:
                     raise
                 refresh = True
+
+    def validate_id_token(self, id_token: str, nonce: str | None) -> Flow[dict[str, Any]]:
+        """The claims of a valid ID token (``IDTokenError`` otherwise)."""
+        config = self.config
+
+        def check(key_set: KeySet, metadata: ProviderMetadata, now: float) -> dict[str, Any]:
+            return validate_id_token(
+                id_token,
+                key_set,
+                issuer=metadata.issuer,
+                client_id=config.client_id,
+                now=now,
+                leeway=config.clock_skew,
+                nonce=nonce,
+                algorithms=metadata.id_token_signing_alg_values_supported,
+            )
+
+        return (yield from self.with_key_set(check))
 
     @staticmethod
     def log(level: int, message: str) -> Log:
