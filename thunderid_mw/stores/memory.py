@@ -11,7 +11,7 @@ import threading
 from collections import OrderedDict
 from time import time
 
-from .base import StoredItem
+from .base import LocalAsyncTwins, StoredItem
 
 __all__ = ["MemoryStore"]
 
@@ -19,7 +19,7 @@ __all__ = ["MemoryStore"]
 _SWEEP_BATCH = 64
 
 
-class MemoryStore:
+class MemoryStore(LocalAsyncTwins):
     """Keep session records in a dict of this process.
 
     ``load`` is a lock-free dict lookup (atomic under the GIL); writes, compare-and-set and
@@ -127,33 +127,6 @@ class MemoryStore:
     def __len__(self) -> int:
         """The number of records held, expired ones not yet removed included."""
         return len(self._data)
-
-    # -- async twins (no thread hop: every call takes microseconds) ---------------------
-
-    async def aload(self, key: str) -> StoredItem | None:
-        """Async twin of :meth:`load`."""
-        return self.load(key)
-
-    async def asave(
-        self, key: str, data: bytes, *, expires_at: float, expected_version: int | None
-    ) -> int | None:
-        """Async twin of :meth:`save`."""
-        return self.save(key, data, expires_at=expires_at, expected_version=expected_version)
-
-    async def adelete(self, key: str) -> None:
-        """Async twin of :meth:`delete`."""
-        self.delete(key)
-
-    async def aacquire_lock(self, name: str, owner: str, lease_seconds: float) -> bool:
-        """Async twin of :meth:`acquire_lock`."""
-        return self.acquire_lock(name, owner, lease_seconds)
-
-    async def arelease_lock(self, name: str, owner: str) -> bool:
-        """Async twin of :meth:`release_lock`."""
-        return self.release_lock(name, owner)
-
-    async def aclose(self) -> None:
-        """Async twin of :meth:`close`."""
 
     # -- internals (callers hold self._lock unless noted) -------------------------------
 

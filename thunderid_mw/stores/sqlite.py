@@ -16,7 +16,7 @@ from time import monotonic, sleep, time
 from typing import Any, NoReturn
 
 from ..core.errors import ConfigError, StoreUnavailable
-from .base import StoredItem
+from .base import LocalAsyncTwins, StoredItem
 
 __all__ = ["SQLiteStore"]
 
@@ -96,7 +96,7 @@ def _after_fork_in_child() -> None:
 os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
-class SQLiteStore:
+class SQLiteStore(LocalAsyncTwins):
     """Keep session records in a SQLite database file.
 
     Each thread of each process uses its own connection (opened on first use, and opened
@@ -243,34 +243,6 @@ class SQLiteStore:
         except sqlite3.Error as exc:
             self._fail(exc)
         return total
-
-    # -- async twins (no thread hop: every call takes microseconds) ---------------------
-
-    async def aload(self, key: str) -> StoredItem | None:
-        """Async twin of :meth:`load`."""
-        return self.load(key)
-
-    async def asave(
-        self, key: str, data: bytes, *, expires_at: float, expected_version: int | None
-    ) -> int | None:
-        """Async twin of :meth:`save`."""
-        return self.save(key, data, expires_at=expires_at, expected_version=expected_version)
-
-    async def adelete(self, key: str) -> None:
-        """Async twin of :meth:`delete`."""
-        self.delete(key)
-
-    async def aacquire_lock(self, name: str, owner: str, lease_seconds: float) -> bool:
-        """Async twin of :meth:`acquire_lock`."""
-        return self.acquire_lock(name, owner, lease_seconds)
-
-    async def arelease_lock(self, name: str, owner: str) -> bool:
-        """Async twin of :meth:`release_lock`."""
-        return self.release_lock(name, owner)
-
-    async def aclose(self) -> None:
-        """Async twin of :meth:`close`."""
-        self.close()
 
     # -- internals ---------------------------------------------------------------------
 
