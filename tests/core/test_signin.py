@@ -273,7 +273,7 @@ def test_code_exchange_request(world: World, env: FlowEnv) -> None:
     tx = begin(env, world)
     token_endpoint(world, good_tokens(world, tx))
     world.run(complete_sign_in(env, CallbackParams.from_values("the-code", tx.state), tx))
-    (call,) = world.calls
+    (call,) = world.token_calls()
     assert call.method == "POST"
     assert call.url == TOKEN_URL
     assert call.form == {

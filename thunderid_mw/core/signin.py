@@ -11,7 +11,7 @@ from __future__ import annotations
 import hmac
 import json
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from urllib.parse import parse_qs, urlencode
 
 from .backchannel import add_to_indexes
@@ -22,6 +22,7 @@ from .discovery import ProviderMetadata
 from .effects import Flow, Now, RandomBytes
 from .env import FlowEnv, Loaded
 from .errors import IDTokenError, ProviderError, SignInError, TokenEndpointError
+from .introspection import refresh_token_expiry
 from .pkce import code_challenge, code_verifier
 from .session import SessionRecord, user_claims
 from .tokens import parse_token_response
@@ -230,6 +231,9 @@ def complete_sign_in(
         raise SignInError(
             "invalid_id_token", f"The ID token was rejected: {exc}.", status=502
         ) from exc
+    refresh_expires_at = yield from refresh_token_expiry(env, tokens)
+    if refresh_expires_at is not None:
+        tokens = replace(tokens, refresh_expires_at=refresh_expires_at)
     record = SessionRecord(
         tokens=tokens,
         claims=user_claims(claims),
