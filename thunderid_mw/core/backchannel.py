@@ -13,15 +13,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from joserfc import jwt
-from joserfc.errors import BadSignatureError, ClaimError, JoseError, MissingKeyError
 from joserfc.jwk import KeySet
 
 from .discovery import ProviderMetadata
 from .effects import Flow, Load, Now, Save
 from .env import WARNING, FlowEnv, Loaded
 from .errors import IDTokenError
-from .id_token import UnknownSigningKey
+from .id_token import verified_claims
 from .refresh import end_record
 from .responses import NO_STORE, Response
 from .session import EndReason
@@ -51,29 +49,17 @@ def validate_logout_token(
 ) -> LogoutClaims:
     """The claims of a valid logout token (Back-Channel Logout 1.0 section 2.6), or
     ``IDTokenError`` naming the failed check."""
-    try:
-        decoded = jwt.decode(token, key_set, algorithms=list(algorithms))
-    except MissingKeyError:
-        raise UnknownSigningKey("no key in the provider's JWKS fits the logout token") from None
-    except BadSignatureError:
-        raise IDTokenError("the logout token's signature is not valid") from None
-    except (JoseError, ValueError) as exc:
-        raise IDTokenError(f"the logout token could not be decoded: {exc}") from None
-    claims: dict[str, Any] = dict(decoded.claims)
-    registry = jwt.JWTClaimsRegistry(
-        now=int(now),
+    claims = verified_claims(
+        token,
+        key_set,
+        what="logout token",
+        issuer=issuer,
+        client_id=client_id,
+        now=now,
         leeway=leeway,
-        iss={"essential": True, "value": issuer},
-        iat={"essential": True},
-        jti={"essential": True},
+        algorithms=algorithms,
+        essential=("iat", "jti"),
     )
-    try:
-        registry.validate(claims)
-    except ClaimError as exc:
-        raise IDTokenError(f"the logout token's claims are not valid: {exc}") from None
-    aud = claims.get("aud")
-    if client_id not in ([aud] if isinstance(aud, str) else aud if isinstance(aud, list) else []):
-        raise IDTokenError("the logout token's audience (aud) does not include this client")
     events = claims.get("events")
     if not isinstance(events, Mapping) or not isinstance(events.get(LOGOUT_EVENT), Mapping):
         raise IDTokenError("the logout token has no back-channel logout event")

@@ -94,13 +94,7 @@ def route_flow(env: FlowEnv, route: Route, request: RequestInfo) -> Flow[Respons
             return (yield from logout_flow(env, request.form))
         return (yield from _sign_out(env, request))
     except SignInError as exc:
-        return error_response(
-            exc.status,
-            exc.code,
-            str(exc),
-            api=request.is_api,
-            links=[("Sign in again", env.config.sign_in_path)],
-        )
+        return sign_in_failed(env.config, request, exc)
     except StoreUnavailable as exc:
         return unavailable_for(request, exc)
     except ProviderError as exc:
@@ -179,14 +173,7 @@ def _callback(env: FlowEnv, request: RequestInfo) -> Flow[Response]:
     try:
         session_id, _ = yield from complete_sign_in(env, params, tx)
     except SignInError as exc:
-        return error_response(
-            exc.status,
-            exc.code,
-            str(exc),
-            api=request.is_api,
-            cookies=cookies,
-            links=[("Sign in again", config.sign_in_path)],
-        )
+        return sign_in_failed(config, request, exc, cookies)
     old_id = session_id_from_header(request.cookie_header, config.session_cookie.name)
     if old_id is not None:
         # The browser had a session: end it, the new id replaces it (no fixation).
@@ -236,6 +223,23 @@ def _same_site_post(env: FlowEnv, request: RequestInfo, session_id: str | None) 
     if token and session_id is not None:
         return hmac.compare_digest(token.encode(), env.keys.csrf_token(session_id).encode())
     return request.header("sec-fetch-site") == "same-origin"
+
+
+def sign_in_failed(
+    config: ThunderIDConfig,
+    request: RequestInfo,
+    exc: SignInError,
+    cookies: list[str] | None = None,
+) -> Response:
+    """A sign-in that cannot complete: its status, a code naming why, and a way back."""
+    return error_response(
+        exc.status,
+        exc.code,
+        str(exc),
+        api=request.is_api,
+        cookies=cookies or (),
+        links=[("Sign in again", config.sign_in_path)],
+    )
 
 
 def challenge(config: ThunderIDConfig, request: RequestInfo, ended: EndReason | None) -> Response:

@@ -36,6 +36,59 @@ def load_key_set(jwks: Mapping[str, Any]) -> KeySet:
         raise IDTokenError(f"the provider's JWKS could not be read: {exc}") from None
 
 
+def verified_claims(
+    token: str,
+    key_set: KeySet,
+    *,
+    what: str,
+    issuer: str,
+    client_id: str,
+    now: float,
+    leeway: int,
+    algorithms: tuple[str, ...],
+    essential: tuple[str, ...],
+) -> dict[str, Any]:
+    """The claims of a JWT from the provider whose signature, ``iss``, ``aud`` (includes
+    this client), ``exp``/``iat`` (when present, with ``leeway``) and ``essential`` claims
+    check out; ``IDTokenError`` naming the failed check otherwise. ``what`` names the token
+    in messages ("ID token", "logout token")."""
+    kid = _header_kid(token, what)
+    if kid is not None and not any(k.kid == kid for k in key_set.keys):
+        raise UnknownSigningKey(f"the {what} is signed with an unknown key id {kid!r}")
+    try:
+        # Never "none", whatever the caller passes.
+        allowed = [alg for alg in algorithms if alg.lower() != "none"]
+        decoded = jwt.decode(token, key_set, algorithms=allowed or None)
+    except MissingKeyError:
+        raise UnknownSigningKey(f"no key in the provider's JWKS fits the {what}") from None
+    except BadSignatureError:
+        raise IDTokenError(f"the {what}'s signature is not valid") from None
+    except (DecodeError, JoseError, ValueError) as exc:
+        raise IDTokenError(f"the {what} could not be decoded: {exc}") from None
+    claims = dict(decoded.claims)
+    registry = jwt.JWTClaimsRegistry(
+        now=int(now),
+        leeway=leeway,
+        iss={"essential": True, "value": issuer},
+        **{name: {"essential": True} for name in essential},  # type: ignore[arg-type]
+    )
+    try:
+        registry.validate(claims)
+    except ClaimError as exc:
+        raise IDTokenError(f"the {what}'s claims are not valid: {exc}") from None
+    iat = claims.get("iat")
+    if iat is not None and (not isinstance(iat, int | float) or iat > now + leeway):
+        raise IDTokenError(f"the {what} was issued in the future (iat)")
+    if client_id not in audiences(claims):
+        raise IDTokenError(f"the {what}'s audience (aud) does not include this client")
+    return claims
+
+
+def audiences(claims: dict[str, Any]) -> list[str]:
+    aud = claims.get("aud")
+    return [aud] if isinstance(aud, str) else aud if isinstance(aud, list) else []
+
+
 def validate_id_token(
     id_token: str,
     key_set: KeySet,
@@ -52,40 +105,18 @@ def validate_id_token(
     ``nonce=None`` means no nonce is expected (refresh and token-exchange responses); any
     other value must match exactly.
     """
-    kid = _header_kid(id_token)
-    if kid is not None and not any(k.kid == kid for k in key_set.keys):
-        raise UnknownSigningKey(f"the ID token is signed with an unknown key id {kid!r}")
-    try:
-        # Never "none", whatever the caller passes.
-        allowed = [alg for alg in algorithms if alg.lower() != "none"]
-        token = jwt.decode(id_token, key_set, algorithms=allowed or None)
-    except MissingKeyError:
-        raise UnknownSigningKey("no key in the provider's JWKS fits the ID token") from None
-    except BadSignatureError:
-        raise IDTokenError("the ID token's signature is not valid") from None
-    except (DecodeError, JoseError, ValueError) as exc:
-        raise IDTokenError(f"the ID token could not be decoded: {exc}") from None
-    claims = dict(token.claims)
-    registry = jwt.JWTClaimsRegistry(
-        now=int(now),
+    claims = verified_claims(
+        id_token,
+        key_set,
+        what="ID token",
+        issuer=issuer,
+        client_id=client_id,
+        now=now,
         leeway=leeway,
-        iss={"essential": True, "value": issuer},
-        sub={"essential": True},
-        exp={"essential": True},
-        iat={"essential": True},
+        algorithms=algorithms,
+        essential=("sub", "exp", "iat"),
     )
-    try:
-        registry.validate(claims)
-    except ClaimError as exc:
-        raise IDTokenError(f"the ID token's claims are not valid: {exc}") from None
-    iat = claims["iat"]
-    if not isinstance(iat, int | float) or iat > now + leeway:
-        raise IDTokenError("the ID token was issued in the future (iat)")
-    aud = claims.get("aud")
-    audiences = [aud] if isinstance(aud, str) else aud if isinstance(aud, list) else []
-    if client_id not in audiences:
-        raise IDTokenError("the ID token's audience (aud) does not include this client")
-    if len(audiences) > 1 and claims.get("azp") not in (None, client_id):
+    if len(audiences(claims)) > 1 and claims.get("azp") not in (None, client_id):
         raise IDTokenError("the ID token's authorized party (azp) is another client")
     if nonce is not None and claims.get("nonce") != nonce:
         raise IDTokenError("the ID token's nonce does not match this sign-in")
@@ -105,14 +136,14 @@ def decode_unverified_claims(id_token: str) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def _header_kid(id_token: str) -> str | None:
-    head = id_token.split(".", 1)[0]
+def _header_kid(token: str, what: str) -> str | None:
+    head = token.split(".", 1)[0]
     raw = b64url_decode(head)
     try:
         header = json.loads(raw) if raw else None
     except ValueError:
-        raise IDTokenError("the ID token's header is not JSON") from None
+        raise IDTokenError(f"the {what}'s header is not JSON") from None
     if not isinstance(header, dict):
-        raise IDTokenError("the ID token is not a JWT")
+        raise IDTokenError(f"the {what} is not a JWT")
     kid = header.get("kid")
     return kid if isinstance(kid, str) else None
