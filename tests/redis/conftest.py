@@ -25,7 +25,7 @@ import httpx
 import pytest
 import redis
 
-from tests.support.idp import IdP
+from tests.support.idp import IdP, introspect, userinfo_status  # noqa: F401 (re-exported)
 from tests.support.redis_server import START_TIMEOUT, RedisServer, _find_binary
 from tests.support.servers import TEST_SECRET, Server, app_env, free_port, start_server
 from thunderid_mw.core.crypto import Keys
@@ -113,27 +113,6 @@ def raw_redis(redis_server: RedisServer) -> Iterator[redis.Redis]:
 
 
 # -- the IdP as an API would use it ------------------------------------------------------------
-
-
-def introspect(idp: IdP, token: str) -> dict[str, Any]:
-    response = httpx.post(
-        idp.metadata["introspection_endpoint"],
-        data={"token": token},
-        auth=(idp.conf_client_id, idp.conf_client_secret),
-        timeout=10,
-    )
-    response.raise_for_status()
-    data: dict[str, Any] = response.json()
-    return data
-
-
-def userinfo_status(idp: IdP, token: str) -> int:
-    response = httpx.get(
-        idp.metadata["userinfo_endpoint"],
-        headers={"Authorization": f"Bearer {token}"},
-        timeout=10,
-    )
-    return response.status_code
 
 
 def refresh_counts(idp: IdP) -> tuple[int, int]:

@@ -445,3 +445,29 @@ def idp_tls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[IdP]:
         yield server
     finally:
         server.stop()
+
+
+# -- the IdP as a resource server would use it -----------------------------------------------
+
+
+def introspect(idp: IdP, token: str) -> dict[str, Any]:
+    """RFC 7662 introspection of ``token`` with the confidential client's credentials."""
+    response = httpx.post(
+        idp.metadata["introspection_endpoint"],
+        data={"token": token},
+        auth=(idp.conf_client_id, idp.conf_client_secret),
+        timeout=10,
+    )
+    response.raise_for_status()
+    data: dict[str, Any] = response.json()
+    return data
+
+
+def userinfo_status(idp: IdP, token: str) -> int:
+    """Status of the IdP's userinfo endpoint (a real Bearer-protected API) for ``token``."""
+    response = httpx.get(
+        idp.metadata["userinfo_endpoint"],
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=10,
+    )
+    return response.status_code

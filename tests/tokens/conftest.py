@@ -21,7 +21,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
-from tests.support.idp import IdP
+from tests.support.idp import IdP, introspect, userinfo_status  # noqa: F401 (re-exported)
 from tests.support.servers import TEST_SECRET, Server, app_env, free_port, session_cookie
 from tests.support.servers import sign_in as server_sign_in
 from thunderid_mw import AsyncThunderIDClient, ThunderIDClient, ThunderIDConfig
@@ -62,28 +62,6 @@ async def asleep_until(moment: float, margin: float = 0.05) -> None:
 
 
 # -- the IdP, as a resource server would use it ---------------------------------------
-
-
-def introspect(idp: IdP, token: str) -> dict[str, Any]:
-    response = httpx.post(
-        idp.metadata["introspection_endpoint"],
-        data={"token": token},
-        auth=(idp.conf_client_id, idp.conf_client_secret),
-        timeout=10,
-    )
-    response.raise_for_status()
-    data: dict[str, Any] = response.json()
-    return data
-
-
-def userinfo_status(idp: IdP, token: str) -> int:
-    """Status of the IdP's userinfo endpoint (a real Bearer-protected API) for ``token``."""
-    response = httpx.get(
-        idp.metadata["userinfo_endpoint"],
-        headers={"Authorization": f"Bearer {token}"},
-        timeout=10,
-    )
-    return response.status_code
 
 
 def revoke_at_idp(idp: IdP, token: str, hint: str = "refresh_token") -> None:
