@@ -2,7 +2,8 @@
 
 HTTP and WebSocket scopes get ``scope["thunderid"]`` (an ``AuthContext``). A WebSocket to
 a protected path without a session is refused (HTTP 403 at handshake); an open socket is
-closed (code 4401) when its session ends. All decisions are the core's.
+closed (code 4401) when its session ends, noticed on its next message in either
+direction. All decisions are the core's.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from .client import AsyncThunderIDClient
-from .context import AuthContext
 from .core.config import ThunderIDConfig
 from .core.cookies import session_id_from_header
 from .core.errors import ProviderError, RefreshUnavailable, StoreUnavailable, ThunderIDError
@@ -33,7 +33,7 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 SCOPE_KEY = "thunderid"
-WEBSOCKET_SESSION_ENDED = 4401
+SESSION_ENDED = 4401  # WebSocket close code: the session is over
 
 
 class ThunderIDASGIMiddleware:
@@ -84,7 +84,15 @@ class ThunderIDASGIMiddleware:
                 await self._refuse(scope, send, response)
                 return
         elif kind == "websocket":
-            receive = self._watch_session(ctx, receive, send)
+            assert ctx.session_id is not None
+            watch = _SessionWatch(
+                self.client,
+                ctx.session_id,
+                self.config.websocket_recheck_interval,
+                receive,
+                send,
+            )
+            receive, send = watch.receive, watch.send
         scope[SCOPE_KEY] = ctx
         await self.app(scope, receive, send)
 
@@ -100,39 +108,60 @@ class ThunderIDASGIMiddleware:
         else:
             await _send(response, send)
 
-    def _watch_session(self, ctx: AuthContext, receive: Receive, send: Send) -> Receive:
-        """A ``receive`` that closes the socket once its session has ended."""
-        client = self.client
-        interval = self.config.websocket_recheck_interval
-        session_id = ctx.session_id
-        assert session_id is not None
-        checked = time.monotonic()
 
-        async def watched_receive() -> Message:
-            nonlocal checked
-            message = await receive()
-            if message["type"] != "websocket.receive":
-                return message
-            now = time.monotonic()
-            if now - checked < interval:
-                return message
-            checked = now
-            try:
-                alive = (await client.context_for_session(session_id)).is_signed_in
-            except ThunderIDError:
-                alive = True  # a store or IdP outage is not the end of the session
-            if alive:
-                return message
-            await send(
-                {
-                    "type": "websocket.close",
-                    "code": WEBSOCKET_SESSION_ENDED,
-                    "reason": "session ended",
-                }
-            )
-            return {"type": "websocket.disconnect", "code": WEBSOCKET_SESSION_ENDED}
+class _SessionWatch:
+    """Wraps a WebSocket's ``receive`` and ``send``: at most once per ``interval``, a message
+    in either direction re-checks the session; once it has ended the socket is closed
+    (code 4401), ``receive`` reports a disconnect and ``send`` raises, as a server does
+    for a socket that is gone."""
 
-        return watched_receive
+    def __init__(
+        self,
+        client: AsyncThunderIDClient,
+        session_id: str,
+        interval: float,
+        receive: Receive,
+        send: Send,
+    ):
+        self._client = client
+        self._session_id = session_id
+        self._interval = interval
+        self._receive = receive
+        self._send = send
+        self._checked = time.monotonic()
+        self._closed = False
+
+    async def _still_alive(self) -> bool:
+        now = time.monotonic()
+        if now - self._checked < self._interval:
+            return True
+        self._checked = now
+        try:
+            return (await self._client.context_for_session(self._session_id)).is_signed_in
+        except ThunderIDError:
+            return True  # a store or IdP outage is not the end of the session
+
+    async def _close(self) -> None:
+        self._closed = True
+        message = {"type": "websocket.close", "code": SESSION_ENDED, "reason": "session ended"}
+        await self._send(message)
+
+    async def receive(self) -> Message:
+        if self._closed:
+            return {"type": "websocket.disconnect", "code": SESSION_ENDED}
+        message = await self._receive()
+        if message["type"] == "websocket.receive" and not await self._still_alive():
+            await self._close()
+            return {"type": "websocket.disconnect", "code": SESSION_ENDED}
+        return message
+
+    async def send(self, message: Message) -> None:
+        if self._closed:
+            raise ConnectionResetError("the WebSocket was closed: its session ended")
+        if message["type"] == "websocket.send" and not await self._still_alive():
+            await self._close()
+            raise ConnectionResetError("the WebSocket was closed: its session ended")
+        await self._send(message)
 
 
 def _cookie_header(scope: Scope, needle: bytes = b"") -> str | None:

@@ -1,11 +1,12 @@
 """A bare ASGI app behind ThunderIDASGIMiddleware (served by uvicorn in tests).
 
 Besides the shared endpoints, every WebSocket path sends ``sub=<sub>`` then echoes each
-text message; ``/private/ws`` is protected.
+text message, except ``/ws/push``, which only pushes ticks; ``/private/ws`` is protected.
 """
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from tests.apps.common import answer, config_from_env
@@ -26,6 +27,9 @@ async def inner(scope: dict[str, Any], receive: Any, send: Any) -> None:
         await receive()  # websocket.connect
         await send({"type": "websocket.accept"})
         await send({"type": "websocket.send", "text": f"sub={ctx.user.get('sub')}"})
+        if scope["path"] == "/ws/push":
+            await _push_ticks(send)
+            return
         while True:
             message = await receive()
             if message["type"] == "websocket.disconnect":
@@ -40,6 +44,17 @@ async def inner(scope: dict[str, Any], receive: Any, send: Any) -> None:
         }
     )
     await send({"type": "http.response.body", "body": body})
+
+
+async def _push_ticks(send: Any) -> None:
+    """Server push only (never reads): a tick every 50 ms for at most 30 s, until sending
+    fails because the socket was closed."""
+    for n in range(600):
+        try:
+            await send({"type": "websocket.send", "text": f"tick {n}"})
+        except OSError:
+            return
+        await asyncio.sleep(0.05)
 
 
 app = ThunderIDASGIMiddleware(inner, config_from_env())
