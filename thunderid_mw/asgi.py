@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from .client import AsyncThunderIDClient
+from .context import CONTEXT_KEY
 from .core.config import ThunderIDConfig
 from .core.cookies import session_id_from_header
 from .core.errors import ProviderError, RefreshUnavailable, StoreUnavailable, ThunderIDError
@@ -32,7 +33,6 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
-SCOPE_KEY = "thunderid"
 SESSION_ENDED = 4401  # WebSocket close code: the session is over
 
 
@@ -70,7 +70,7 @@ class ThunderIDASGIMiddleware:
                 response = challenge(self.config, _request_info(scope), None)
                 await self._refuse(scope, send, response)
                 return
-            scope[SCOPE_KEY] = self._signed_out
+            scope[CONTEXT_KEY] = self._signed_out
             await self.app(scope, receive, send)
             return
         try:
@@ -93,7 +93,7 @@ class ThunderIDASGIMiddleware:
                 send,
             )
             receive, send = watch.receive, watch.send
-        scope[SCOPE_KEY] = ctx
+        scope[CONTEXT_KEY] = ctx
         await self.app(scope, receive, send)
 
     async def _answer_route(self, route: Route, scope: Scope, receive: Receive, send: Send) -> None:

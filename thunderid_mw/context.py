@@ -16,6 +16,9 @@ if TYPE_CHECKING:
     from .client import AsyncThunderIDClient, ThunderIDClient
     from .httpx_auth import ThunderIDAuth
 
+#: Where the middlewares put the context: ``environ[CONTEXT_KEY]`` / ``scope[CONTEXT_KEY]``.
+CONTEXT_KEY = "thunderid"
+
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
 
 

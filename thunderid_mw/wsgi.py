@@ -10,8 +10,8 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from .client import ThunderIDClient
+from .context import CONTEXT_KEY
 from .core.config import ThunderIDConfig
-from .core.cookies import session_id_from_header
 from .core.errors import ProviderError, RefreshUnavailable, StoreUnavailable
 from .core.handler import MAX_FORM_BYTES, RequestInfo, challenge, parse_form, unavailable_for
 from .core.responses import Response, status_line
@@ -19,8 +19,6 @@ from .core.responses import Response, status_line
 Environ = dict[str, Any]
 StartResponse = Callable[..., Any]
 WSGIApp = Callable[[Environ, StartResponse], Iterable[bytes]]
-
-ENVIRON_KEY = "thunderid"
 
 
 class ThunderIDWSGIMiddleware:
@@ -36,7 +34,6 @@ class ThunderIDWSGIMiddleware:
         self.config = self.client.config
         self._routes = self.client.router.routes
         self._is_protected = self.client.router.is_protected
-        self._cookie_name = self.config.session_cookie.name
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO") or "/"
@@ -44,18 +41,14 @@ class ThunderIDWSGIMiddleware:
         if route is not None:
             request = _request_info(environ, read_form=environ.get("REQUEST_METHOD") == "POST")
             return _send(self.client.handle_route(route, request), start_response)
-        session_id = session_id_from_header(environ.get("HTTP_COOKIE"), self._cookie_name)
-        if session_id is None:
-            ctx = self.client.signed_out
-        else:
-            try:
-                ctx = self.client.context_for_session(session_id)
-            except (RefreshUnavailable, StoreUnavailable, ProviderError) as exc:
-                return _send(unavailable_for(_request_info(environ), exc), start_response)
+        try:
+            ctx = self.client.context_for_cookie(environ.get("HTTP_COOKIE"))
+        except (RefreshUnavailable, StoreUnavailable, ProviderError) as exc:
+            return _send(unavailable_for(_request_info(environ), exc), start_response)
         if not ctx.is_signed_in and self._is_protected(path):
             response = challenge(self.config, _request_info(environ), ctx.ended_reason)
             return _send(response, start_response)
-        environ[ENVIRON_KEY] = ctx
+        environ[CONTEXT_KEY] = ctx
         return self.app(environ, start_response)
 
 

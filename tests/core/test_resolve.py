@@ -7,8 +7,9 @@ from typing import Any
 import pytest
 
 from thunderid_mw.core import effects as fx
+from thunderid_mw.core.config import ThunderIDConfig
 from thunderid_mw.core.env import FlowEnv, Loaded
-from thunderid_mw.core.resolve import Resolved, needs_slow_path, resolve
+from thunderid_mw.core.resolve import Resolved, resolve, usable_until
 from thunderid_mw.core.session import EndReason
 
 from .driver import T0, TOKEN_URL, World, json_result, make_record, token_json
@@ -181,7 +182,11 @@ def test_force_refresh_of_a_fresh_token(world: World, env: FlowEnv) -> None:
     assert len(world.calls) == 1
 
 
-def test_needs_slow_path(world: World, env: FlowEnv) -> None:
+def needs_slow_path(loaded: Loaded, now: float, config: ThunderIDConfig) -> bool:
+    return now >= usable_until(loaded.record, config)
+
+
+def test_usable_until_decides_the_slow_path(world: World, env: FlowEnv) -> None:
     config = env.config
     _, loaded = start(world, env, expires_in=3600.0)
     assert needs_slow_path(loaded, T0 + 1, config) is False

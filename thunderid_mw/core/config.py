@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit
 
@@ -208,10 +208,6 @@ class ThunderIDConfig:
         if self.token_endpoint_auth_method is not None:
             return self.token_endpoint_auth_method
         return "client_secret_basic" if self.client_secret else "none"
-
-    def with_changes(self, **changes: Any) -> ThunderIDConfig:
-        """A copy with some fields changed (validated again)."""
-        return replace(self, **changes)
 
     # Environment ----------------------------------------------------------------------
 

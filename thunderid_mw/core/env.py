@@ -149,4 +149,3 @@ class FlowEnv:
 
 WARNING = logging.WARNING
 ERROR = logging.ERROR
-INFO = logging.INFO

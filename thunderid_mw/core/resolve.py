@@ -47,11 +47,6 @@ def usable_until(record: SessionRecord, config: ThunderIDConfig) -> float:
     return until
 
 
-def needs_slow_path(loaded: Loaded, now: float, config: ThunderIDConfig) -> bool:
-    """False when the session can serve this request as it is."""
-    return now >= usable_until(loaded.record, config)
-
-
 def resolve(
     env: FlowEnv,
     key: str,

@@ -17,9 +17,6 @@ class Response:
     headers: list[tuple[str, str]] = field(default_factory=list)
     body: bytes = b""
 
-    def with_headers(self, extra: Iterable[tuple[str, str]]) -> Response:
-        return Response(self.status, [*self.headers, *extra], self.body)
-
 
 REASONS = {
     302: "Found",

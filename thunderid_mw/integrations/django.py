@@ -26,35 +26,31 @@ from typing import Any, TypeVar, cast
 from django.http import HttpRequest, HttpResponse
 
 from ..context import AuthContext
-from ..core.handler import RequestInfo, challenge
+from . import context_in, sign_in_answer
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-ENVIRON_KEY = "thunderid"
 
 
 def get_auth(request: HttpRequest) -> AuthContext:
     """The ``AuthContext`` the middleware placed in this request's WSGI environ."""
-    ctx = request.META.get(ENVIRON_KEY)
-    if not isinstance(ctx, AuthContext):
-        raise RuntimeError(
-            "no ThunderID context in this request: wrap Django's WSGI application, "
-            "application = ThunderIDWSGIMiddleware(get_wsgi_application(), config)"
-        )
-    return ctx
+    return context_in(
+        request.META,
+        "wrap Django's WSGI application, "
+        "application = ThunderIDWSGIMiddleware(get_wsgi_application(), config)",
+    )
 
 
 def sign_in_required_response(request: HttpRequest, ctx: AuthContext | None = None) -> HttpResponse:
     """What the middleware answers a signed-out request to a protected path."""
     ctx = ctx or get_auth(request)
-    info = RequestInfo(
+    answer = sign_in_answer(
+        ctx,
         method=request.method or "GET",
         path=request.path_info,
         query_string=request.META.get("QUERY_STRING", ""),
         cookie_header=request.META.get("HTTP_COOKIE"),
         header=request.headers.get,
     )
-    answer = challenge(ctx.client.config, info, ctx.ended_reason)
     response = HttpResponse(answer.body, status=answer.status)
     for name, value in answer.headers:
         if name.lower() == "set-cookie":

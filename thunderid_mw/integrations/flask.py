@@ -20,36 +20,31 @@ from typing import Any, TypeVar, cast
 from flask import Response, request
 
 from ..context import AuthContext
-from ..core.handler import RequestInfo, challenge
+from . import context_in, sign_in_answer
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-ENVIRON_KEY = "thunderid"
 
 
 def current_auth() -> AuthContext:
     """The ``AuthContext`` the middleware placed in this request's WSGI environ."""
-    ctx = request.environ.get(ENVIRON_KEY)
-    if not isinstance(ctx, AuthContext):
-        raise RuntimeError(
-            "no ThunderID context in this request: wrap the Flask app with "
-            "app.wsgi_app = ThunderIDWSGIMiddleware(app.wsgi_app, config)"
-        )
-    return ctx
+    return context_in(
+        request.environ,
+        "wrap the Flask app with app.wsgi_app = ThunderIDWSGIMiddleware(app.wsgi_app, config)",
+    )
 
 
 def sign_in_required_response(ctx: AuthContext | None = None) -> Response:
     """What the middleware answers a signed-out request to a protected path: a redirect to
     sign-in (and back here) for a browser, 401 JSON with ``WWW-Authenticate`` for code."""
     ctx = ctx or current_auth()
-    info = RequestInfo(
+    answer = sign_in_answer(
+        ctx,
         method=request.method,
         path=request.path,
         query_string=request.query_string.decode("latin-1"),
         cookie_header=request.headers.get("Cookie"),
         header=request.headers.get,
     )
-    answer = challenge(ctx.client.config, info, ctx.ended_reason)
     return Response(answer.body, status=answer.status, headers=answer.headers)
 
 

@@ -16,22 +16,19 @@ from starlette.requests import HTTPConnection, Request
 from starlette.responses import Response
 
 from ..context import AuthContext
-from ..core.handler import RequestInfo, challenge
 from ..core.responses import Response as CoreResponse
+from . import context_in, sign_in_answer
 
-SCOPE_KEY = "thunderid"
 _BODY_HEADERS = ("content-type", "content-length")
 
 
 def get_auth(conn: HTTPConnection) -> AuthContext:
     """The ``AuthContext`` the middleware placed in this request's scope."""
-    ctx = conn.scope.get(SCOPE_KEY)
-    if not isinstance(ctx, AuthContext):
-        raise RuntimeError(
-            "no ThunderID context in this request: add the middleware, e.g. "
-            "app.add_middleware(ThunderIDASGIMiddleware, config_or_client=config)"
-        )
-    return ctx
+    return context_in(
+        conn.scope,
+        "add the middleware, e.g. "
+        "app.add_middleware(ThunderIDASGIMiddleware, config_or_client=config)",
+    )
 
 
 class SignInRequired(HTTPException):
@@ -46,14 +43,15 @@ class SignInRequired(HTTPException):
 def sign_in_required(request: Request, ctx: AuthContext | None = None) -> SignInRequired:
     """The exception to raise for a signed-out ``request`` (see the module docstring)."""
     ctx = ctx or get_auth(request)
-    info = RequestInfo(
+    answer = sign_in_answer(
+        ctx,
         method=request.method,
         path=request.url.path,
         query_string=request.url.query,
         cookie_header=request.headers.get("cookie"),
         header=request.headers.get,
     )
-    return SignInRequired(challenge(ctx.client.config, info, ctx.ended_reason))
+    return SignInRequired(answer)
 
 
 def require_auth(request: Request) -> AuthContext:

@@ -39,9 +39,8 @@ class StoredItem:
     expires_at: float  # Unix time, seconds
 
 
-@runtime_checkable
-class SessionStore(Protocol):
-    """What the middleware and client need from a session store (sync and async)."""
+class SyncSessionStore(Protocol):
+    """The blocking half of ``SessionStore``."""
 
     def load(self, key: str) -> StoredItem | None: ...
 
@@ -56,6 +55,11 @@ class SessionStore(Protocol):
     def release_lock(self, name: str, owner: str) -> bool: ...
 
     def close(self) -> None: ...
+
+
+@runtime_checkable
+class SessionStore(SyncSessionStore, Protocol):
+    """What the middleware and client need from a session store (sync and async)."""
 
     async def aload(self, key: str) -> StoredItem | None: ...
 
@@ -72,42 +76,33 @@ class SessionStore(Protocol):
     async def aclose(self) -> None: ...
 
 
-class _SyncStore(Protocol):
-    def load(self, key: str) -> StoredItem | None: ...
-
-    def save(
-        self, key: str, data: bytes, *, expires_at: float, expected_version: int | None
-    ) -> int | None: ...
-
-    def delete(self, key: str) -> None: ...
-
-    def acquire_lock(self, name: str, owner: str, lease_seconds: float) -> bool: ...
-
-    def release_lock(self, name: str, owner: str) -> bool: ...
-
-    def close(self) -> None: ...
-
-
 class LocalAsyncTwins:
     """The async twins of a local store (memory, SQLite): each calls its sync method
     directly. No thread hop: every call takes microseconds, far less than a hop."""
 
-    async def aload(self: _SyncStore, key: str) -> StoredItem | None:
+    async def aload(self: SyncSessionStore, key: str) -> StoredItem | None:
         return self.load(key)
 
     async def asave(
-        self: _SyncStore, key: str, data: bytes, *, expires_at: float, expected_version: int | None
+        self: SyncSessionStore,
+        key: str,
+        data: bytes,
+        *,
+        expires_at: float,
+        expected_version: int | None,
     ) -> int | None:
         return self.save(key, data, expires_at=expires_at, expected_version=expected_version)
 
-    async def adelete(self: _SyncStore, key: str) -> None:
+    async def adelete(self: SyncSessionStore, key: str) -> None:
         self.delete(key)
 
-    async def aacquire_lock(self: _SyncStore, name: str, owner: str, lease_seconds: float) -> bool:
+    async def aacquire_lock(
+        self: SyncSessionStore, name: str, owner: str, lease_seconds: float
+    ) -> bool:
         return self.acquire_lock(name, owner, lease_seconds)
 
-    async def arelease_lock(self: _SyncStore, name: str, owner: str) -> bool:
+    async def arelease_lock(self: SyncSessionStore, name: str, owner: str) -> bool:
         return self.release_lock(name, owner)
 
-    async def aclose(self: _SyncStore) -> None:
+    async def aclose(self: SyncSessionStore) -> None:
         self.close()
