@@ -12,7 +12,6 @@ Every wait is bounded; no test asserts how long something took.
 from __future__ import annotations
 
 import asyncio
-import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -26,8 +25,9 @@ import pytest
 import redis
 
 from tests.support.idp import IdP, introspect, userinfo_status  # noqa: F401 (re-exported)
-from tests.support.redis_server import START_TIMEOUT, RedisServer, _find_binary
+from tests.support.redis_server import RedisServer, _find_binary
 from tests.support.servers import TEST_SECRET, Server, app_env, free_port, start_server
+from tests.support.waits import asleep_until, sleep_until  # noqa: F401 (re-exported)
 from thunderid_mw.core.crypto import Keys
 from thunderid_mw.core.records import RecordCodec
 from thunderid_mw.core.refresh import refresh_lock_name
@@ -41,28 +41,12 @@ GUNICORN_ARGS = ("--keep-alive", "30")
 UVICORN_ARGS = ("--timeout-keep-alive", "30")
 PAIR_PREFIX = "pair:"
 SHORT_TTL = 2  # seconds: the access token of a session about to be stormed
-MAX_WAIT = 20.0  # upper bound of any wait for a token to expire
 
 KEYS = Keys.from_secret(TEST_SECRET)
 CODEC = RecordCodec(KEYS, True)
 
 
 # -- time ----------------------------------------------------------------------------------
-
-
-def sleep_until(moment: float, margin: float = 0.1) -> None:
-    """Sleep until the wall clock passes ``moment`` (refuses to wait more than MAX_WAIT)."""
-    delay = moment + margin - time.time()
-    assert delay < MAX_WAIT, f"refusing to wait {delay:.1f} s"
-    if delay > 0:
-        time.sleep(delay)
-
-
-async def asleep_until(moment: float, margin: float = 0.1) -> None:
-    delay = moment + margin - time.time()
-    assert delay < MAX_WAIT, f"refusing to wait {delay:.1f} s"
-    if delay > 0:
-        await asyncio.sleep(delay)
 
 
 def poll(check: Callable[[], Any], timeout: float, interval: float = 0.05) -> Any:
@@ -332,21 +316,10 @@ class PrivateRedis(RedisServer):
         self.tls = tls
         self.tls_port = free_port() if tls else None
 
-    def start(self) -> None:
-        if self.running:
-            return
-        args = [
-            self.binary,
-            "--port", str(self.port),
-            "--bind", "127.0.0.1",
-            "--save", "",
-            "--appendonly", "yes",
-            "--appendfsync", "always",
-            "--dir", str(self.dir),
-            "--logfile", str(self.log),
-            "--daemonize", "no",
-            "--protected-mode", "yes",
-        ]  # fmt: skip
+    def arguments(self) -> list[str]:
+        args = super().arguments()
+        args[args.index("--appendonly") + 1] = "yes"
+        args += ["--appendfsync", "always"]
         if self.unix_socket is not None:
             args += ["--unixsocket", str(self.unix_socket), "--unixsocketperm", "700"]
         if self.tls is not None:
@@ -358,19 +331,7 @@ class PrivateRedis(RedisServer):
                 "--tls-ca-cert-file", str(cert),
                 "--tls-auth-clients", "no",
             ]  # fmt: skip
-        self._proc = subprocess.Popen(
-            args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-        )
-        deadline = time.monotonic() + START_TIMEOUT
-        while time.monotonic() < deadline:
-            if self._proc.poll() is not None:
-                err = self._proc.stderr.read().decode(errors="replace") if self._proc.stderr else ""
-                raise RuntimeError(f"redis-server exited at start:\n{err}\n{self._log_tail()}")
-            if self.command(b"PING", timeout=0.5) == b"+PONG":
-                return
-            time.sleep(0.02)
-        self.stop()
-        raise RuntimeError(f"redis-server did not answer PING in {START_TIMEOUT}s")
+        return args
 
 
 @pytest.fixture

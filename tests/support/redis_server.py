@@ -58,26 +58,30 @@ class RedisServer:
     def running(self) -> bool:
         return self._proc is not None and self._proc.poll() is None
 
+    def arguments(self) -> list[str]:
+        """The command line: loopback only, no persistence (subclasses add to it)."""
+        return [
+            self.binary,
+            "--port", str(self.port),
+            "--bind", "127.0.0.1",
+            "--save", "",
+            "--appendonly", "no",
+            "--dir", str(self.dir),
+            "--logfile", str(self.log),
+            "--daemonize", "no",
+            "--protected-mode", "yes",
+        ]  # fmt: skip
+
     def start(self) -> None:
         """Start the server (again) on the same port and directory; wait for PING."""
         if self.running:
             return
         self._proc = subprocess.Popen(
-            [
-                self.binary,
-                "--port", str(self.port),
-                "--bind", "127.0.0.1",
-                "--save", "",
-                "--appendonly", "no",
-                "--dir", str(self.dir),
-                "--logfile", str(self.log),
-                "--daemonize", "no",
-                "--protected-mode", "yes",
-            ],
+            self.arguments(),
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
-        )  # fmt: skip
+        )
         deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline:
             if self._proc.poll() is not None:

@@ -10,7 +10,6 @@ import asyncio
 import signal
 import sqlite3
 import threading
-import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -24,6 +23,7 @@ import pytest
 from tests.support.idp import IdP, introspect, userinfo_status  # noqa: F401 (re-exported)
 from tests.support.servers import TEST_SECRET, Server, app_env, free_port, session_cookie
 from tests.support.servers import sign_in as server_sign_in
+from tests.support.waits import asleep_until, sleep_until  # noqa: F401 (re-exported)
 from thunderid_mw import AsyncThunderIDClient, ThunderIDClient, ThunderIDConfig
 from thunderid_mw.core.crypto import Keys
 from thunderid_mw.core.records import RecordCodec
@@ -40,25 +40,9 @@ COOKIE_NAME = "__thunderid__session"
 WSGI_APP = "tests.apps.wsgi_app:app"
 ASGI_APP = "tests.apps.asgi_app:app"
 CLIENT_REDIRECT = "http://127.0.0.1:9/callback"  # never called: the tests read the code
-MAX_WAIT = 15.0  # upper bound of any wait for a token to expire
 
 
 # -- time ----------------------------------------------------------------------------
-
-
-def sleep_until(moment: float, margin: float = 0.05) -> None:
-    """Sleep until the wall clock passes ``moment`` (bounded by MAX_WAIT)."""
-    delay = moment + margin - time.time()
-    assert delay < MAX_WAIT, f"refusing to wait {delay:.1f} s"
-    if delay > 0:
-        time.sleep(delay)
-
-
-async def asleep_until(moment: float, margin: float = 0.05) -> None:
-    delay = moment + margin - time.time()
-    assert delay < MAX_WAIT, f"refusing to wait {delay:.1f} s"
-    if delay > 0:
-        await asyncio.sleep(delay)
 
 
 # -- the IdP, as a resource server would use it ---------------------------------------
