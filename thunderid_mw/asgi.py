@@ -24,6 +24,7 @@ from .core.handler import (
     parse_form,
     unavailable_for,
 )
+from .core.paths import app_relative, mount_prefix
 from .core.responses import Response
 from .core.routing import Route
 
@@ -47,7 +48,7 @@ class ThunderIDASGIMiddleware:
             else AsyncThunderIDClient(config_or_client)
         )
         self.config = self.client.config
-        self._routes = self.client.router.routes
+        self._route_for = self.client.router.route_for
         self._is_protected = self.client.router.is_protected
         self._cookie_name = self.config.session_cookie.name
         self._signed_out = self.client.signed_out
@@ -58,10 +59,13 @@ class ThunderIDASGIMiddleware:
         if kind != "http" and kind != "websocket":
             await self.app(scope, receive, send)
             return
-        path = scope["path"]
-        if kind == "http" and path in self._routes:
-            await self._answer_route(self._routes[path], scope, receive, send)
-            return
+        root_path = scope.get("root_path", "")
+        path = app_relative(scope["path"], root_path) if root_path else scope["path"]
+        if kind == "http":
+            route = self._route_for(path, mount_prefix(root_path) if root_path else "")
+            if route is not None:
+                await self._answer_route(route, scope, receive, send)
+                return
         session_id = session_id_from_header(
             _cookie_header(scope, self._cookie_needle), self._cookie_name
         )
@@ -70,7 +74,10 @@ class ThunderIDASGIMiddleware:
                 response = challenge(self.config, _request_info(scope), None)
                 await self._refuse(scope, send, response)
                 return
-            scope[CONTEXT_KEY] = self._signed_out
+            signed_out = self._signed_out
+            scope[CONTEXT_KEY] = (
+                signed_out.mounted(mount_prefix(root_path)) if root_path else signed_out
+            )
             await self.app(scope, receive, send)
             return
         try:
@@ -93,7 +100,7 @@ class ThunderIDASGIMiddleware:
                 send,
             )
             receive, send = watch.receive, watch.send
-        scope[CONTEXT_KEY] = ctx
+        scope[CONTEXT_KEY] = ctx.mounted(mount_prefix(root_path)) if root_path else ctx
         await self.app(scope, receive, send)
 
     async def _answer_route(self, route: Route, scope: Scope, receive: Receive, send: Send) -> None:
@@ -179,9 +186,11 @@ def _request_info(scope: Scope, form: dict[str, str] | None = None) -> RequestIn
     headers: dict[str, str] = {}
     for name, value in scope["headers"]:
         headers.setdefault(name.decode("latin-1").lower(), value.decode("latin-1"))
+    root_path = scope.get("root_path", "")
     return RequestInfo(
         method=scope.get("method", "GET"),
-        path=scope["path"],
+        path=app_relative(scope["path"], root_path),
+        mount=mount_prefix(root_path),
         query_string=scope.get("query_string", b"").decode("latin-1"),
         cookie_header=_cookie_header(scope),
         header=headers.get,

@@ -36,6 +36,7 @@ class AuthContext:
         "_ended_reason",
         "_expires_at",
         "_id_token",
+        "_mount",
         "_scopes",
         "_session_id",
         "_signed_in",
@@ -67,6 +68,18 @@ class AuthContext:
         self._ended_reason = ended_reason
         #: Token for a sign-out form POSTed to the sign-out route (``csrf_token`` field).
         self.sign_out_csrf_token = sign_out_csrf_token
+        self._mount = ""
+
+    def mounted(self, prefix: str) -> AuthContext:
+        """This context for an app mounted at ``prefix`` (``SCRIPT_NAME`` / ``root_path``):
+        the paths it hands out carry the prefix. Contexts are shared, so this is a copy."""
+        if prefix == self._mount:
+            return self
+        copy = object.__new__(AuthContext)
+        for name in AuthContext.__slots__:
+            object.__setattr__(copy, name, getattr(self, name))
+        copy._mount = prefix
+        return copy
 
     @property
     def is_signed_in(self) -> bool:
@@ -125,11 +138,13 @@ class AuthContext:
     @property
     def sign_out_path(self) -> str:
         """POST here (with ``csrf_token=sign_out_csrf_token``) to sign out."""
-        return self._client.config.sign_out_path
+        return self._mount + self._client.config.sign_out_path
 
     def sign_in_path(self, return_to: str = "/") -> str:
-        """The sign-in route that comes back to ``return_to`` (a local path)."""
-        return self._client.config.sign_in_path + "?return_to=" + quote(return_to, safe="/")
+        """The sign-in route that comes back to ``return_to`` (a path on this site; under a
+        mount prefix, the path as the browser sees it, e.g. ``/app/profile``)."""
+        sign_in = self._mount + self._client.config.sign_in_path
+        return sign_in + "?return_to=" + quote(return_to, safe="/")
 
     def exchange_token(self, config: TokenExchangeConfig) -> Any:
         return self._client.exchange_token(config, self._session_id)

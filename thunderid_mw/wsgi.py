@@ -14,6 +14,7 @@ from .context import CONTEXT_KEY
 from .core.config import ThunderIDConfig
 from .core.errors import ProviderError, RefreshUnavailable, StoreUnavailable
 from .core.handler import MAX_FORM_BYTES, RequestInfo, challenge, parse_form, unavailable_for
+from .core.paths import mount_prefix
 from .core.responses import Response, status_line
 
 Environ = dict[str, Any]
@@ -32,12 +33,13 @@ class ThunderIDWSGIMiddleware:
             else ThunderIDClient(config_or_client)
         )
         self.config = self.client.config
-        self._routes = self.client.router.routes
+        self._route_for = self.client.router.route_for
         self._is_protected = self.client.router.is_protected
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
-        path = environ.get("PATH_INFO") or "/"
-        route = self._routes.get(path)
+        path = _app_path(environ)
+        mount = environ.get("SCRIPT_NAME", "")
+        route = self._route_for(path, mount_prefix(mount) if mount else "")
         if route is not None:
             request = _request_info(environ, read_form=environ.get("REQUEST_METHOD") == "POST")
             return _send(self.client.handle_route(route, request), start_response)
@@ -48,8 +50,16 @@ class ThunderIDWSGIMiddleware:
         if not ctx.is_signed_in and self._is_protected(path):
             response = challenge(self.config, _request_info(environ), ctx.ended_reason)
             return _send(response, start_response)
-        environ[CONTEXT_KEY] = ctx
+        environ[CONTEXT_KEY] = ctx.mounted(mount_prefix(mount)) if mount else ctx
         return self.app(environ, start_response)
+
+
+def _app_path(environ: Environ) -> str:
+    """``PATH_INFO`` as text: WSGI servers pass the URL's bytes as latin-1 characters."""
+    path: str = environ.get("PATH_INFO") or "/"
+    if not path.isascii():
+        path = path.encode("latin-1", "replace").decode("utf-8", "replace")
+    return path
 
 
 def _request_info(environ: Environ, *, read_form: bool = False) -> RequestInfo:
@@ -67,7 +77,8 @@ def _request_info(environ: Environ, *, read_form: bool = False) -> RequestInfo:
         form = parse_form(body)
     return RequestInfo(
         method=environ.get("REQUEST_METHOD", "GET"),
-        path=environ.get("PATH_INFO") or "/",
+        path=_app_path(environ),
+        mount=mount_prefix(environ.get("SCRIPT_NAME", "")),
         query_string=environ.get("QUERY_STRING", ""),
         cookie_header=environ.get("HTTP_COOKIE"),
         header=header,

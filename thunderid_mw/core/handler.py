@@ -45,6 +45,15 @@ from .signin import (
 from .signout import end_session, end_session_url
 
 MAX_FORM_BYTES = 16 * 1024  # a logout token is a signed JWT of a few KB
+MAX_QUERY_FIELDS = 50
+
+
+class BadRequest(Exception):
+    """A request to one of our routes that no valid client sends (answered 400)."""
+
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code = code
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,13 +64,21 @@ class RequestInfo:
     cookie_header: str | None
     header: Callable[[str], str | None]  # by lower-case name
     form: Mapping[str, str] | None = None
+    # Where the app is mounted (WSGI ``SCRIPT_NAME``, ASGI ``root_path``), without a
+    # trailing slash; ``path`` is below it. Links and redirects we send carry it.
+    mount: str = ""
 
     @property
     def is_api(self) -> bool:
         return is_api_request(self.header)
 
     def query(self, name: str) -> str | None:
-        values = parse_qs(self.query_string, max_num_fields=50).get(name)
+        """The first value of query field ``name``; ``BadRequest`` for a query string with
+        more fields than any of our routes takes."""
+        try:
+            values = parse_qs(self.query_string, max_num_fields=MAX_QUERY_FIELDS).get(name)
+        except ValueError as exc:
+            raise BadRequest("too_many_fields", "The query string has too many fields.") from exc
         return values[0] if values else None
 
 
@@ -93,6 +110,8 @@ def route_flow(env: FlowEnv, route: Route, request: RequestInfo) -> Flow[Respons
                 return error_response(405, "method_not_allowed", "Use POST.", api=True)
             return (yield from logout_flow(env, request.form))
         return (yield from _sign_out(env, request))
+    except BadRequest as exc:
+        return error_response(400, exc.code, str(exc), api=request.is_api)
     except SignInError as exc:
         return sign_in_failed(env.config, request, exc)
     except StoreUnavailable as exc:
@@ -113,7 +132,7 @@ def _sign_in(env: FlowEnv, request: RequestInfo) -> Flow[Response]:
     if request.method not in ("GET", "HEAD"):
         return error_response(405, "method_not_allowed", "Use GET to sign in.", api=request.is_api)
     raw_return_to = request.query("return_to")
-    return_to = safe_return_to(raw_return_to) if raw_return_to else "/"
+    return_to = safe_return_to(raw_return_to) if raw_return_to else request.mount + "/"
     if return_to is None:
         return error_response(
             400,
@@ -174,15 +193,18 @@ def _callback(env: FlowEnv, request: RequestInfo) -> Flow[Response]:
         session_id, _ = yield from complete_sign_in(env, params, tx)
     except SignInError as exc:
         return sign_in_failed(config, request, exc, cookies)
+    assert tx is not None
+    cookies.append(session_cookie(config, session_id))
+    # The whole answer exists before the previous session ends, so nothing after this
+    # point can leave the browser signed out without its new session.
+    answer = redirect(tx.return_to, cookies)
     old_id = session_id_from_header(request.cookie_header, config.session_cookie.name)
-    if old_id is not None:
+    if old_id is not None and old_id != session_id:
         # The browser had a session: end it, the new id replaces it (no fixation).
         yield from end_session(
             env, env.keys.store_key_for("s", old_id), EndReason.SIGNED_OUT, revoke=False
         )
-    cookies.append(session_cookie(config, session_id))
-    assert tx is not None
-    return redirect(tx.return_to, cookies)
+    return answer
 
 
 def _sign_out(env: FlowEnv, request: RequestInfo) -> Flow[Response]:
@@ -191,7 +213,9 @@ def _sign_out(env: FlowEnv, request: RequestInfo) -> Flow[Response]:
     if request.method in ("GET", "HEAD"):
         if session_id is None:
             return redirect(config.post_sign_out_url, [clear_session_cookie(config)])
-        return sign_out_confirmation(config.sign_out_path, env.keys.csrf_token(session_id))
+        return sign_out_confirmation(
+            request.mount + config.sign_out_path, env.keys.csrf_token(session_id)
+        )
     if request.method != "POST":
         return error_response(
             405, "method_not_allowed", "Use POST to sign out.", api=request.is_api
@@ -238,15 +262,17 @@ def sign_in_failed(
         str(exc),
         api=request.is_api,
         cookies=cookies or (),
-        links=[("Sign in again", config.sign_in_path)],
+        links=[("Sign in again", request.mount + config.sign_in_path)],
     )
 
 
 def challenge(config: ThunderIDConfig, request: RequestInfo, ended: EndReason | None) -> Response:
     """A protected path without a session: code gets 401, a browser goes to sign in."""
     cookies = [clear_session_cookie(config)] if ended is not None else []
-    target = request.path + ("?" + request.query_string if request.query_string else "")
-    sign_in = config.sign_in_path + "?return_to=" + quote(target, safe="")
+    target = request.mount + request.path
+    if request.query_string:
+        target += "?" + request.query_string
+    sign_in = request.mount + config.sign_in_path + "?return_to=" + quote(target, safe="")
     if request.is_api or request.method not in ("GET", "HEAD"):
         reason = ended.value if ended else "not_signed_in"
         return error_response(

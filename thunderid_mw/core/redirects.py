@@ -5,11 +5,14 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
+from .paths import header_safe_url
+
 MAX_RETURN_TO = 2048
 
 
 def safe_return_to(value: str | None) -> str | None:
-    """``value`` if it is a path on this site, else None.
+    """``value`` if it is a path on this site (percent-encoded where it must be, so it can
+    stand in a ``Location`` header), else None.
 
     Rejected: absolute URLs, scheme-relative ``//host``, backslash tricks (``/\\host``, which
     browsers read as ``//host``), control characters and over-long values.
@@ -25,4 +28,4 @@ def safe_return_to(value: str | None) -> str | None:
     parts = urlsplit(value)
     if parts.scheme or parts.netloc:
         return None
-    return value
+    return header_safe_url(value)

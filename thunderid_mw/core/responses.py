@@ -8,6 +8,8 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from .paths import header_safe_url
+
 NO_STORE = ("Cache-Control", "no-store")
 
 
@@ -37,7 +39,8 @@ def status_line(status: int) -> str:
 
 
 def redirect(location: str, cookies: Iterable[str] = (), status: int = 302) -> Response:
-    headers = [("Location", location), NO_STORE, ("Content-Length", "0")]
+    # A return_to sealed before it was made header-safe still must not break the answer.
+    headers = [("Location", header_safe_url(location)), NO_STORE, ("Content-Length", "0")]
     headers += [("Set-Cookie", c) for c in cookies]
     return Response(status, headers)
 

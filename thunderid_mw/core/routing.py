@@ -7,6 +7,7 @@ from collections.abc import Callable
 from enum import Enum
 
 from .config import ThunderIDConfig
+from .paths import routable_forms
 
 
 class Route(Enum):
@@ -27,13 +28,27 @@ class Router:
         }
         if config.backchannel_logout_path is not None:
             self.routes[config.backchannel_logout_path] = Route.BACKCHANNEL_LOGOUT
-        self._exact = frozenset(p.rstrip("/") or "/" for p in config.protected_paths)
-        self._prefixes = tuple((p.rstrip("/") + "/") for p in config.protected_paths)
+        exact = [p for p in config.protected_paths if not p.endswith("*")]
+        self._exact = frozenset(p.rstrip("/") or "/" for p in exact)
+        # "/admin" protects "/admin/..."; "/admin*" also "/administrator"; "/" protects all.
+        self._prefixes = tuple(p.rstrip("/") + "/" for p in exact) + tuple(
+            p[:-1] for p in config.protected_paths if p.endswith("*")
+        )
+
+    def route_for(self, path: str, mount: str = "") -> Route | None:
+        """The middleware's own route at app-relative ``path``. The callback path comes from
+        ``after_sign_in_url`` and so may include the mount prefix: both forms match."""
+        route = self.routes.get(path)
+        if route is None and mount:
+            route = self.routes.get(mount + path)
+        return route
 
     def is_protected(self, path: str) -> bool:
-        """``/admin`` protects ``/admin`` and everything below it, not ``/administrator``."""
-        # "/" becomes the prefix "/", which protects every path.
-        return path in self._exact or path.startswith(self._prefixes)
+        """Whether app-relative ``path`` needs a session, in any form a framework could
+        route it (``//admin``, ``/./admin``, ``/%2Fadmin`` all count as ``/admin``)."""
+        return any(
+            form in self._exact or form.startswith(self._prefixes) for form in routable_forms(path)
+        )
 
 
 def is_api_request(header: Callable[[str], str | None]) -> bool:

@@ -1,0 +1,23 @@
+"""Flask (Werkzeug merges repeated slashes when it routes)."""
+
+from flask import Flask
+
+from tests.apps.common import config_from_env
+from tests.apps.frameworks import PROTECTED
+from thunderid_mw import ThunderIDWSGIMiddleware
+
+bare = Flask(__name__)
+
+
+@bare.get("/public")
+def public() -> str:
+    return "public"
+
+
+@bare.get("/private")
+@bare.get("/api/data")
+def private() -> str:
+    return PROTECTED
+
+
+app = ThunderIDWSGIMiddleware(bare.wsgi_app, config_from_env())

@@ -1,0 +1,70 @@
+"""Request paths as frameworks route them, and URLs that are safe in a header.
+
+The protection decision must hold for every way a framework could route a path: Werkzeug
+merges repeated slashes, some routers resolve dot segments, and a server may decode
+``%2F`` before routing. So a path is protected when any of its routable forms is.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import quote, unquote
+
+# RFC 3986 section 2: unreserved and reserved characters, plus "%" so that an already
+# percent-encoded value stays as it is. Everything else (non-ASCII, spaces, quotes,
+# control characters) is percent-encoded as UTF-8.
+_URL_SAFE = "/?#[]@!$&'()*+,;=:-._~%"
+# Characters that can make a path mean more than it says to some router.
+_SUSPECT = ("//", "/.", "%", "\\")
+
+
+def collapse(path: str) -> str:
+    """``path`` with repeated slashes merged and ``.``/``..`` segments resolved (RFC 3986
+    section 5.2.4); a trailing slash is kept."""
+    segments: list[str] = []
+    for segment in path.split("/"):
+        if segment in ("", "."):
+            continue
+        if segment == "..":
+            if segments:
+                segments.pop()
+            continue
+        segments.append(segment)
+    result = "/" + "/".join(segments)
+    if segments and (path.endswith("/") or path.endswith("/.") or path.endswith("/..")):
+        result += "/"
+    return result
+
+
+def routable_forms(path: str) -> tuple[str, ...]:
+    """Every form of ``path`` a framework might route: as sent, normalised, and normalised
+    after percent-decoding (``/%2Fprivate``) or with backslashes read as slashes."""
+    if not any(s in path for s in _SUSPECT) and path.startswith("/"):
+        return (path,)
+    forms = {path, collapse(path)}
+    decoded = path
+    for _ in range(3):  # %252F decodes in two steps; three covers any double encoding
+        decoded = unquote(decoded)
+        forms.add(collapse(decoded))
+        forms.add(collapse(decoded.replace("\\", "/")))
+    return tuple(forms)
+
+
+def app_relative(path: str, root_path: str) -> str:
+    """The path below an ASGI app's mount point (``root_path``): ASGI servers include the
+    root path in ``scope["path"]``, WSGI servers keep it out of ``PATH_INFO``."""
+    if root_path and path.startswith(root_path):
+        rest = path[len(root_path) :]
+        if not rest or rest.startswith("/"):
+            return rest or "/"
+    return path
+
+
+def mount_prefix(root_path: str) -> str:
+    """A mount prefix (``SCRIPT_NAME`` / ``root_path``) in one form: no trailing slash."""
+    return root_path.rstrip("/")
+
+
+def header_safe_url(url: str) -> str:
+    """``url`` with every character that is not allowed in a URL percent-encoded (UTF-8),
+    so it can stand in a ``Location`` header (latin-1 for WSGI and ASGI servers)."""
+    return quote(url, safe=_URL_SAFE, errors="replace")
