@@ -35,7 +35,9 @@ async def inner(scope: dict[str, Any], receive: Any, send: Any) -> None:
             if message["type"] == "websocket.disconnect":
                 return
             await send({"type": "websocket.send", "text": message.get("text") or ""})
-    status, content_type, body = answer(scope["path"], ctx)
+    # Below the mount point, as frameworks route (ASGI paths include the root path).
+    path = scope["path"][len(scope.get("root_path", "")) :] or "/"
+    status, content_type, body = answer(path, ctx)
     await send(
         {
             "type": "http.response.start",

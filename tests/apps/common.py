@@ -5,6 +5,7 @@ Endpoints (``/private`` and ``/api/`` are protected by the middleware):
     /private         200 text with the user's sub
     /api/whoami      200 JSON: sub, a hash of the access token, expires_at, ended_reason
     /api/token       200 JSON: the access token itself (tests compare tokens across requests)
+    /links           200 JSON: the context's sign-in and sign-out paths (mount prefixes)
 """
 
 from __future__ import annotations
@@ -43,6 +44,9 @@ def answer(path: str, ctx: AuthContext) -> tuple[int, str, bytes]:
                 }
             ),
         )
+    if path == "/links":
+        links = {"sign_in": ctx.sign_in_path("/here"), "sign_out": ctx.sign_out_path}
+        return 200, "application/json", _json(links)
     if path == "/api/token":
         return (
             200,

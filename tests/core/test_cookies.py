@@ -104,10 +104,11 @@ def test_new_session_id_is_43_chars_from_32_bytes() -> None:
 
 
 def test_iter_cookies_by_prefix() -> None:
-    header = f'{NAME}.tx.a=1; other=2; {NAME}.tx.b="3"'
+    a, b = "A" * 16, "b-_" + "9" * 13
+    header = f'{NAME}.tx.{a}=1; other=2; {NAME}.tx.{b}="3"; {NAME}.tx.short=4; {NAME}.tx.{a}x=5'
     assert list(iter_cookies(header, NAME + ".tx.")) == [
-        (f"{NAME}.tx.a", "1"),
-        (f"{NAME}.tx.b", "3"),
+        (f"{NAME}.tx.{a}", "1"),
+        (f"{NAME}.tx.{b}", "3"),
     ]
     assert list(iter_cookies("x" * (MAX_COOKIE_HEADER + 1), "x")) == []
 

@@ -297,7 +297,7 @@ def test_expired_and_garbage_transactions_are_evicted_first(world: World) -> Non
     browser = Browser()
     sign_in(world, env, browser)  # will expire
     world.now += env.config.sign_in_timeout + 1
-    browser.jar[TX_PREFIX + "garbage"] = "not-a-transaction"
+    browser.jar[TX_PREFIX + "g" * 16] = "not-a-transaction"
     sign_in(world, env, browser)
     (survivor,) = browser.tx_cookies()
     response = sign_in(world, env, browser)

@@ -285,3 +285,57 @@ def test_error_description_is_not_reflected_unescaped(
     assert_clean_error(response, 400, "provider_error", api=False)
     assert evil not in response.text and "&lt;script&gt;" in response.text
     assert_signed_in(bystander, "user-bob")
+
+
+@pytest.mark.parametrize("raw", ["/%E2%88%95", "/%80", "/%C0%AF", "/caf%C3%A9?q=%C3%BC"])
+def test_a_crafted_return_to_neither_signs_out_nor_fails(
+    client: httpx.Client, idp: IdP, raw: str
+) -> None:
+    """A non-ASCII return_to (the sign-in link an attacker hands a signed-in victim) must
+    not leave the victim signed out: the callback answers a header-safe redirect and the
+    new session cookie, and ends the old session only then."""
+    first = begin_sign_in(client, return_to="/private")
+    client.get(idp_callback(idp, first.authorize_url))
+    assert_signed_in(client, "user-alice")
+    old_cookie = client.cookies[COOKIE]
+    response = client.get(f"/sign-in?return_to={raw}", headers=BROWSER)
+    assert response.status_code == 302, response.text
+    back = client.get(idp_callback(idp, response.headers["location"]))
+    assert back.status_code == 302, back.text
+    location = back.headers["location"]
+    assert location.isascii() and location.startswith("/"), location
+    assert client.cookies[COOKIE] != old_cookie
+    assert_signed_in(client, "user-alice")
+
+
+@ALL_KINDS
+def test_sign_in_with_too_many_query_fields(
+    client: httpx.Client, bystander: httpx.Client, kind: str
+) -> None:
+    query = "&".join(f"f{i}=x" for i in range(100)) + "&return_to=/private"
+    response = client.get("/sign-in?" + query, headers=KINDS[kind])
+    assert_clean_error(response, 400, "too_many_fields", api=kind == "api")
+    assert_signed_in(bystander, "user-bob")
+
+
+def test_cookie_names_from_the_request_are_never_echoed(client: httpx.Client) -> None:
+    """Planted cookies that share our transaction prefix are not answered with a
+    ``Set-Cookie`` of the attacker's chosen name."""
+    planted = {
+        f"{COOKIE}.tx.evil;Domain=x": "1",
+        f"{COOKIE}.tx.AAAAAAAAAAAAAAAA": "garbage",
+        f"{COOKIE}.tx.\u00e9\u00e9": "1",
+    }
+    header = "; ".join(f"{name}={value}" for name, value in planted.items())
+    response = client.get(
+        "/sign-in",
+        params={"return_to": "/private"},
+        headers={**BROWSER, "Cookie": header.encode("utf-8")},  # type: ignore[dict-item]
+    )
+    assert response.status_code == 302
+    names = [c.split("=", 1)[0] for c in response.headers.get_list("set-cookie")]
+    assert f"{COOKIE}.tx.AAAAAAAAAAAAAAAA" in names  # ours by shape: cleaned up
+    for name in names:
+        assert name.startswith(f"{COOKIE}.tx."), name
+        suffix = name[len(f"{COOKIE}.tx.") :]
+        assert len(suffix) == 16 and suffix.replace("-", "").replace("_", "").isalnum(), name

@@ -94,6 +94,7 @@ def start_server(
     workers: int = 1,
     log_dir: Path,
     extra_args: tuple[str, ...] = (),
+    ready_path: str = "/public",
 ) -> Server:
     """Start gunicorn (``kind="gunicorn"``) or uvicorn (``kind="uvicorn"``) serving ``app``."""
     if kind == "gunicorn":
@@ -149,7 +150,7 @@ def start_server(
         if process.poll() is not None:
             raise RuntimeError(f"{kind} exited at start:\n{server.log()}")
         try:
-            if httpx.get(server.url + "/public", timeout=1.0).status_code < 500:
+            if httpx.get(server.url + ready_path, timeout=1.0).status_code < 500:
                 return server
         except httpx.HTTPError:
             pass
@@ -171,6 +172,7 @@ def serve(tmp_path: Path) -> Iterator[Callable[..., Server]]:
         workers: int = 1,
         port: int | None = None,
         extra_args: tuple[str, ...] = (),
+        ready_path: str = "/public",
     ) -> Server:
         server = start_server(
             kind,
@@ -180,6 +182,7 @@ def serve(tmp_path: Path) -> Iterator[Callable[..., Server]]:
             workers=workers,
             log_dir=tmp_path,
             extra_args=extra_args,
+            ready_path=ready_path,
         )
         started.append(server)
         return server

@@ -12,6 +12,7 @@ from .crypto import b64url
 SESSION_ID_BYTES = 32
 SESSION_ID_LENGTH = 43  # base64url of 32 bytes, unpadded
 _SESSION_ID_RE = re.compile(r"[A-Za-z0-9_-]{43}")
+_TX_SUFFIX_RE = re.compile(r"[A-Za-z0-9_-]{16}")  # the first 16 characters of a state
 MAX_COOKIE_HEADER = 16 * 1024
 
 
@@ -49,12 +50,14 @@ def session_id_from_header(header: str | None, name: str) -> str | None:
 
 
 def iter_cookies(header: str | None, prefix: str) -> Iterator[tuple[str, str]]:
-    """Every ``(name, value)`` whose name starts with ``prefix`` (slow path only)."""
+    """Every ``(name, value)`` whose name is ``prefix`` and a transaction suffix of the
+    shape we write (slow path only). Other names are never returned, so a planted cookie
+    can never make us emit a ``Set-Cookie`` for a name we did not choose."""
     if not header or len(header) > MAX_COOKIE_HEADER:
         return
     for part in header.split(";"):
         name, sep, value = part.strip().partition("=")
-        if sep and name.startswith(prefix):
+        if sep and name.startswith(prefix) and _TX_SUFFIX_RE.fullmatch(name[len(prefix) :]):
             yield name, value.strip().strip('"')
 
 
