@@ -26,7 +26,9 @@ def _start(serve: Callable[..., Server], idp: IdP, kind: str, tmp: str) -> Serve
     if kind == "gunicorn":
         env["SCRIPT_NAME"] = PREFIX  # gunicorn moves it from PATH_INFO to SCRIPT_NAME
         return serve(kind, "tests.apps.wsgi_app:app", env, port=port, ready_path="/app/public")
-    return serve(kind, "tests.apps.asgi_app:app", env, port=port, extra_args=("--root-path", PREFIX))
+    return serve(
+        kind, "tests.apps.asgi_app:app", env, port=port, extra_args=("--root-path", PREFIX)
+    )
 
 
 class Browser:
