@@ -176,7 +176,7 @@ async def dashboard(ctx: RequiredAuth) -> dict[str, Any]:
 async def me(request: Request) -> Any:
     # Not protected: this route looks the session up itself, as code outside a protected
     # route would (a background task...). The session id is the cookie's value.
-    session_id = request.cookies.get(config.session_cookie.name)
+    session_id = request.cookies.get(config.cookie_name)
     try:
         if session_id is None:
             raise NotSignedIn()

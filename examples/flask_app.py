@@ -178,7 +178,7 @@ def dashboard() -> Any:
 def me() -> Any:
     # Not protected: this route looks the session up itself, as code outside a protected
     # route would (a background job, a CLI...). The session id is the cookie's value.
-    session_id = request.cookies.get(config.session_cookie.name)
+    session_id = request.cookies.get(config.cookie_name)
     try:
         if session_id is None:
             raise NotSignedIn()

@@ -50,7 +50,7 @@ class ThunderIDASGIMiddleware:
         self.config = self.client.config
         self._route_for = self.client.router.route_for
         self._is_protected = self.client.router.is_protected
-        self._cookie_name = self.config.session_cookie.name
+        self._cookie_name = self.config.cookie_name
         self._signed_out = self.client.signed_out
         self._cookie_needle = self._cookie_name.encode("latin-1") + b"="
 

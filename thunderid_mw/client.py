@@ -140,7 +140,7 @@ class ThunderIDClient(ClientBase):
 
     def context_for_cookie(self, cookie_header: str | None) -> AuthContext:
         """The request's context from its ``Cookie`` header (the per-request hot path)."""
-        session_id = session_id_from_header(cookie_header, self.config.session_cookie.name)
+        session_id = session_id_from_header(cookie_header, self.config.cookie_name)
         if session_id is None:
             return self.signed_out
         return self.context_for_session(session_id)
@@ -315,7 +315,7 @@ class AsyncThunderIDClient(ClientBase):
                 local.release()
 
     async def context_for_cookie(self, cookie_header: str | None) -> AuthContext:
-        session_id = session_id_from_header(cookie_header, self.config.session_cookie.name)
+        session_id = session_id_from_header(cookie_header, self.config.cookie_name)
         if session_id is None:
             return self.signed_out
         return await self.context_for_session(session_id)

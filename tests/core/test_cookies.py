@@ -14,7 +14,9 @@ from thunderid_mw.core.cookies import (
     session_cookie,
     session_id_from_header,
     set_cookie,
+    transaction_cookie_prefix,
 )
+from thunderid_mw.core.errors import ConfigError
 
 from .driver import make_config
 
@@ -119,7 +121,8 @@ def _flags(header: str) -> list[str]:
 
 def test_session_cookie_default_flags_on_https() -> None:
     flags = _flags(session_cookie(make_config(), SID))
-    assert flags[0] == f"{NAME}={SID}"
+    assert flags[0] == f"__Host-{NAME}={SID}"
+    assert not any(f.startswith("Domain=") for f in flags)
     assert "HttpOnly" in flags
     assert "SameSite=Lax" in flags
     assert "Secure" in flags
@@ -158,7 +161,7 @@ def test_configured_flags() -> None:
 
 def test_max_age_zero_deletes() -> None:
     flags = _flags(clear_session_cookie(make_config()))
-    assert flags[0] == f"{NAME}="
+    assert flags[0] == f"__Host-{NAME}="
     assert "Max-Age=0" in flags
     assert "Expires=Thu, 01 Jan 1970 00:00:00 GMT" in flags
     # A deletion carries the same scope flags, or the browser would keep the cookie.
@@ -171,3 +174,27 @@ def test_set_cookie_path_override() -> None:
     assert "Path=/cb" in flags
     assert "Max-Age=5" in flags
     assert "Expires=Thu, 01 Jan 1970 00:00:00 GMT" not in flags
+
+
+def test_host_prefix_only_where_the_browser_enforces_it() -> None:
+    """``__Host-`` (Secure, Path=/, no Domain) stops a sibling subdomain from planting or
+    shadowing our cookies; over http, or with a Domain or Path, the plain name stays."""
+    https = make_config()
+    assert https.cookie_name == "__Host-" + NAME
+    assert transaction_cookie_prefix(https) == "__Host-" + NAME + ".tx."
+    plain = make_config(after_sign_in_url="http://localhost:3000/callback")
+    assert plain.cookie_name == NAME
+    opted_out = make_config(session_cookie=SessionCookieConfig(host_prefix=False))
+    assert opted_out.cookie_name == NAME
+    with_domain = make_config(session_cookie=SessionCookieConfig(domain="app.test"))
+    assert with_domain.cookie_name == NAME
+
+
+def test_host_prefix_that_cannot_hold_is_refused() -> None:
+    with pytest.raises(ConfigError, match="host_prefix"):
+        SessionCookieConfig(host_prefix=True, domain="app.test")
+    with pytest.raises(ConfigError, match="host_prefix"):
+        make_config(
+            after_sign_in_url="http://localhost:3000/callback",
+            session_cookie=SessionCookieConfig(host_prefix=True),
+        )

@@ -39,7 +39,7 @@ from .driver import (
     token_json,
 )
 
-COOKIE = "__thunderid__session"
+COOKIE = "__Host-__thunderid__session"  # the test config is https
 TX_PREFIX = COOKIE + ".tx."
 BROWSER = {"accept": "text/html,application/xhtml+xml", "sec-fetch-mode": "navigate"}
 API = {"accept": "application/json"}

@@ -82,13 +82,16 @@ class Started:
 
 
 def begin_sign_in(
-    client: httpx.Client, return_to: str = "/private", headers: dict[str, str] = BROWSER
+    client: httpx.Client,
+    return_to: str = "/private",
+    headers: dict[str, str] = BROWSER,
+    tx_prefix: str = TX_PREFIX,
 ) -> Started:
     response = client.get("/sign-in", params={"return_to": return_to}, headers=headers)
     assert response.status_code == 302, response.text
     location = response.headers["location"]
     state = query_of(location)["state"]
-    tx = set_cookies(response)[TX_PREFIX + state[:16]]
+    tx = set_cookies(response)[tx_prefix + state[:16]]
     return Started(response, location, state, tx)
 
 

@@ -82,11 +82,13 @@ def test_session_cookie_is_secure_when_the_app_url_is_https(
 ) -> None:
     """THUNDERID_AFTER_SIGN_IN_URL is https (a TLS-terminating proxy in front of an http
     server): every cookie gets Secure. The callback is driven over http by hand, sending
-    the transaction cookie the way the browser would over https."""
+    the transaction cookie the way the browser would over https. On https both cookies
+    carry the ``__Host-`` prefix (no sibling subdomain can plant or shadow them)."""
     server = stacks.get(adapter, "https_callback")
     with httpx.Client(base_url=server.url, timeout=30.0) as client:
-        started = begin_sign_in(client)
+        started = begin_sign_in(client, tx_prefix="__Host-" + COOKIE + ".tx.")
         assert "secure" in started.tx_cookie.attrs
+        assert started.tx_cookie.attrs["path"] == "/" and "domain" not in started.tx_cookie.attrs
         assert query_of(started.authorize_url)["redirect_uri"] == (
             f"https://127.0.0.1:{server.port}/callback"
         )
@@ -100,7 +102,7 @@ def test_session_cookie_is_secure_when_the_app_url_is_https(
         )
     assert response.status_code == 302, response.text
     assert response.headers["location"] == "/private"
-    session = set_cookies(response)[COOKIE]
+    session = set_cookies(response)["__Host-" + COOKIE]
     assert B64URL_43.fullmatch(session.value)
     assert {"secure", "httponly"} <= session.attrs.keys()
     assert session.attrs["samesite"] == "Lax"

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
+from functools import cached_property
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit
 
 from .errors import ConfigError
+from .redact import redact_url
 
 if TYPE_CHECKING:
     from ..stores.base import SessionStore
@@ -30,6 +32,9 @@ class SessionCookieConfig:
     """The session cookie (names and defaults of the Node SDK's ``sessionCookie``).
 
     ``secure=None`` means: Secure exactly when ``after_sign_in_url`` is https.
+    ``host_prefix=None`` means: on a Secure cookie with ``path="/"`` and no ``domain``, the
+    names get the ``__Host-`` prefix, so a sibling subdomain cannot plant or shadow them
+    (cookie tossing); ``False`` keeps the plain names.
     """
 
     name: str = DEFAULT_COOKIE_NAME
@@ -39,8 +44,11 @@ class SessionCookieConfig:
     secure: bool | None = None
     path: str = "/"
     domain: str | None = None
+    host_prefix: bool | None = None
 
     def __post_init__(self) -> None:
+        if self.host_prefix and (self.path != "/" or self.domain is not None):
+            raise ConfigError("session_cookie.host_prefix needs path='/' and no domain")
         if self.same_site not in ("lax", "strict", "none"):
             raise ConfigError("session_cookie.same_site must be 'lax', 'strict' or 'none'")
         if self.expiry_time <= 0:
@@ -58,7 +66,7 @@ class TokenExchangeConfig:
     """
 
     id: str
-    data: Mapping[str, str]
+    data: Mapping[str, str] = field(repr=False)  # may hold a literal credential
     attach_token: bool = False
     returns_session: bool = False
     return_response: bool = True
@@ -72,13 +80,14 @@ class ThunderIDConfig:
 
     client_id: str
     after_sign_in_url: str
-    secret: str
+    secret: str = field(repr=False)
     base_url: str = DEFAULT_BASE_URL
-    client_secret: str | None = None
+    client_secret: str | None = field(default=None, repr=False)
     after_sign_out_url: str | None = None
     scopes: tuple[str, ...] = ("openid", "profile")
     session_cookie: SessionCookieConfig = field(default_factory=SessionCookieConfig)
-    store: SessionStore | str | None = None  # a store, a store URL, or None for SQLite
+    # A store, a store URL, or None for SQLite. Shown by repr() without a password.
+    store: SessionStore | str | None = field(default=None, repr=False)
     refresh_leeway: float = 60.0
     # Routes handled by the middleware; the callback route is the path of after_sign_in_url.
     sign_in_path: str = "/sign-in"
@@ -167,6 +176,14 @@ class ThunderIDConfig:
             raise ConfigError("refresh_retry_interval must be >= 0")
         if self.max_sign_ins_in_progress < 1:
             raise ConfigError("max_sign_ins_in_progress must be at least 1")
+        if self.session_cookie.host_prefix and not self.cookie_secure:
+            raise ConfigError("session_cookie.host_prefix needs a Secure cookie (https)")
+
+    def __repr__(self) -> str:
+        """Every setting but the secrets; a store URL without its password."""
+        shown = ", ".join(f"{f.name}={getattr(self, f.name)!r}" for f in fields(self) if f.repr)
+        store = redact_url(self.store) if isinstance(self.store, str) else self.store
+        return f"ThunderIDConfig({shown}, store={store!r}, secret=<redacted>)"
 
     # Derived values -----------------------------------------------------------------
 
@@ -188,6 +205,16 @@ class ThunderIDConfig:
         if self.session_cookie.secure is not None:
             return self.session_cookie.secure
         return self.after_sign_in_url.startswith("https://")
+
+    @cached_property
+    def cookie_name(self) -> str:
+        """The session cookie's name as sent: ``__Host-`` prefixed where it can be
+        (validated in ``__post_init__``)."""
+        cookie = self.session_cookie
+        prefixed = cookie.host_prefix
+        if prefixed is None:
+            prefixed = self.cookie_secure and cookie.path == "/" and cookie.domain is None
+        return "__Host-" + cookie.name if prefixed else cookie.name
 
     @property
     def session_max_age(self) -> float:
@@ -222,7 +249,8 @@ class ThunderIDConfig:
         ``memory://``, ``sqlite:///path``, ``redis://…``, ``rediss://…``, ``unix://…``),
         PROTECTED_PATHS (comma separated), CA_BUNDLE, VERIFY_TLS (0/1), REFRESH_LEEWAY,
         HTTP_TIMEOUT, DISCOVERY_URL, ISSUER, COOKIE_NAME, COOKIE_SECURE (0/1),
-        SIGN_IN_PATH, SIGN_OUT_PATH, BACKCHANNEL_LOGOUT_PATH, IDLE_TIMEOUT, ABSOLUTE_TIMEOUT,
+        COOKIE_HOST_PREFIX (0/1), SIGN_IN_PATH, SIGN_OUT_PATH, BACKCHANNEL_LOGOUT_PATH,
+        IDLE_TIMEOUT, ABSOLUTE_TIMEOUT,
         TOUCH_INTERVAL, REFRESH_WAIT_TIMEOUT, REFRESH_RETRY_INTERVAL, LOCK_LEASE,
         SIGN_IN_TIMEOUT, WEBSOCKET_RECHECK_INTERVAL (seconds).
         """
@@ -281,6 +309,8 @@ class ThunderIDConfig:
             cookie_changes["name"] = value
         if (value := get("COOKIE_SECURE")) is not None:
             cookie_changes["secure"] = _parse_bool(prefix + "COOKIE_SECURE", value)
+        if (value := get("COOKIE_HOST_PREFIX")) is not None:
+            cookie_changes["host_prefix"] = _parse_bool(prefix + "COOKIE_HOST_PREFIX", value)
         if cookie_changes:
             kwargs["session_cookie"] = SessionCookieConfig(**cookie_changes)
         if (value := get("STORE")) is not None:

@@ -81,13 +81,13 @@ def set_cookie(
 
 def session_cookie(config: ThunderIDConfig, session_id: str) -> str:
     return set_cookie(
-        config, config.session_cookie.name, session_id, max_age=int(config.session_max_age)
+        config, config.cookie_name, session_id, max_age=int(config.session_max_age)
     )
 
 
 def clear_session_cookie(config: ThunderIDConfig) -> str:
-    return set_cookie(config, config.session_cookie.name, "", max_age=0)
+    return set_cookie(config, config.cookie_name, "", max_age=0)
 
 
 def transaction_cookie_prefix(config: ThunderIDConfig) -> str:
-    return config.session_cookie.name + ".tx."
+    return config.cookie_name + ".tx."

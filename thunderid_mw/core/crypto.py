@@ -25,11 +25,14 @@ def _derive(secret: bytes, purpose: bytes) -> bytes:
     return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=purpose).derive(secret)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, repr=False)
 class Keys:
     store_key: bytes
     csrf_key: bytes
     aead: AESGCM
+
+    def __repr__(self) -> str:
+        return "Keys(<redacted>)"
 
     @classmethod
     def from_secret(cls, secret: str) -> Keys:

@@ -198,7 +198,7 @@ def _callback(env: FlowEnv, request: RequestInfo) -> Flow[Response]:
     # The whole answer exists before the previous session ends, so nothing after this
     # point can leave the browser signed out without its new session.
     answer = redirect(tx.return_to, cookies)
-    old_id = session_id_from_header(request.cookie_header, config.session_cookie.name)
+    old_id = session_id_from_header(request.cookie_header, config.cookie_name)
     if old_id is not None and old_id != session_id:
         # The browser had a session: end it, the new id replaces it (no fixation).
         yield from end_session(
@@ -209,7 +209,7 @@ def _callback(env: FlowEnv, request: RequestInfo) -> Flow[Response]:
 
 def _sign_out(env: FlowEnv, request: RequestInfo) -> Flow[Response]:
     config = env.config
-    session_id = session_id_from_header(request.cookie_header, config.session_cookie.name)
+    session_id = session_id_from_header(request.cookie_header, config.cookie_name)
     if request.method in ("GET", "HEAD"):
         if session_id is None:
             return redirect(config.post_sign_out_url, [clear_session_cookie(config)])

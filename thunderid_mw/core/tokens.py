@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
@@ -27,6 +27,13 @@ class TokenSet:
     scopes: tuple[str, ...] = ()
     refresh_expires_at: float | None = None
 
+    def __repr__(self) -> str:  # never shows a token
+        present = [n for n in ("refresh_token", "id_token") if getattr(self, n)]
+        return (
+            f"TokenSet(token_type={self.token_type!r}, expires_at={self.expires_at!r}, "
+            f"scopes={self.scopes!r}, with={present!r})"
+        )
+
     def merged_with(self, newer: TokenSet) -> TokenSet:
         """The result of a refresh: fields the provider did not send again are kept
         (RFC 6749 6: the refresh token and scope may be omitted)."""
@@ -47,8 +54,8 @@ class TokenRequest:
     """A POST to the token (or revocation, introspection) endpoint, ready to send."""
 
     url: str
-    form: dict[str, str]
-    headers: dict[str, str]
+    form: dict[str, str] = field(repr=False)  # codes, tokens, client secrets
+    headers: dict[str, str] = field(repr=False)  # Authorization
 
 
 def client_auth(

@@ -19,7 +19,6 @@ import math
 import threading
 from time import time
 from typing import Any, NoReturn, cast
-from urllib.parse import urlsplit, urlunsplit
 
 import redis
 import redis.asyncio
@@ -31,6 +30,7 @@ from redis.exceptions import RedisError
 from redis.retry import Retry
 
 from ..core.errors import StoreUnavailable
+from ..core.redact import redact_url
 from .base import StoredItem
 
 __all__ = ["RedisStore"]
@@ -130,7 +130,7 @@ class RedisStore:
         self._async: dict[asyncio.AbstractEventLoop, _AsyncBundle] = {}
 
     def __repr__(self) -> str:
-        return f"RedisStore({_redact(self.url)!r}, prefix={self.prefix!r})"
+        return f"RedisStore({redact_url(self.url)!r}, prefix={self.prefix!r})"
 
     # -- sync API ----------------------------------------------------------------------
 
@@ -303,7 +303,7 @@ class RedisStore:
 
     def _fail(self, exc: BaseException) -> NoReturn:
         raise StoreUnavailable(
-            f"Redis session store {_redact(self.url)}: {type(exc).__name__}: {exc}"
+            f"Redis session store {redact_url(self.url)}: {type(exc).__name__}: {exc}"
         ) from exc
 
 
@@ -336,12 +336,3 @@ def _save_args(
 
 def _lease_ms(lease_seconds: float) -> int:
     return max(1, math.ceil(lease_seconds * 1000))
-
-
-def _redact(url: str) -> str:
-    """``url`` without its password (for messages and reprs)."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.netloc.rpartition("@")[2]
-    return urlunsplit(parts._replace(netloc=f"{parts.username or ''}:***@{host}"))
