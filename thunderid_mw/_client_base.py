@@ -5,6 +5,7 @@ per-request fast path inline."""
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from collections.abc import Mapping
@@ -261,6 +262,9 @@ class ClientBase:
         if result.status != 200:
             raise ProviderError(f"the JWKS at {metadata.jwks_uri} answered HTTP {result.status}")
         key_set = load_key_set(parse_json_body(result.status, result.body, "JWKS endpoint"))
+        if key_set.unusable:
+            skipped = ", ".join(f"{kid} ({kind})" for kid, kind in key_set.unusable.items())
+            yield fx.Log(logging.WARNING, f"JWKS: skipped keys this library cannot use: {skipped}")
         self._key_set, self._key_set_at = key_set, time.time()
         return key_set
 

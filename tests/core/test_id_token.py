@@ -206,3 +206,31 @@ def test_flow_env_uses_the_clock_and_config(world: World, env: FlowEnv) -> None:
     world.now = T0 + 300 + env.config.clock_skew + 1  # past exp + leeway
     with pytest.raises(IDTokenError):
         world.run(env.validate_id_token(token, nonce="n-0"))
+
+
+AKP_KEY = {"kty": "AKP", "alg": "ML-DSA-44", "kid": "pq-1", "pub": "AAAA"}
+
+
+def _jwks_with_akp() -> dict[str, Any]:
+    return {"keys": [AKP_KEY, signing_key("k1").as_dict(private=False)]}
+
+
+def test_a_jwks_with_unusable_keys_still_loads() -> None:
+    """ThunderID may publish ML-DSA keys (``kty: "AKP"``) beside RS256: skipped, named."""
+    key_set = load_key_set(_jwks_with_akp())
+    assert [k.kid for k in key_set.keys] == ["k1"]
+    assert key_set.unusable == {"pq-1": "AKP/ML-DSA-44"}
+    assert validate(mint_id_token(), key_set=key_set)["sub"] == "user-1"
+
+
+def test_a_token_signed_with_an_unusable_key_names_the_algorithm() -> None:
+    key_set = load_key_set(_jwks_with_akp())
+    token = mint_id_token(header={"kid": "pq-1"})
+    with pytest.raises(IDTokenError, match="AKP/ML-DSA-44") as caught:
+        validate(token, key_set=key_set)
+    assert not isinstance(caught.value, UnknownSigningKey)  # no pointless JWKS refetch
+
+
+def test_a_jwks_of_only_unusable_keys_is_an_error() -> None:
+    with pytest.raises(IDTokenError, match="no key this library can use: AKP/ML-DSA-44"):
+        load_key_set({"keys": [AKP_KEY]})

@@ -29,11 +29,38 @@ class UnknownSigningKey(IDTokenError):
     """The token names a key the JWKS does not hold (yet)."""
 
 
-def load_key_set(jwks: Mapping[str, Any]) -> KeySet:
-    try:
-        return KeySet.import_key_set(dict(jwks))  # type: ignore[arg-type]
-    except (JoseError, ValueError, TypeError, KeyError) as exc:
-        raise IDTokenError(f"the provider's JWKS could not be read: {exc}") from None
+class ProviderKeySet(KeySet):
+    """The provider's usable keys, and what it published that this library cannot use
+    (``unusable``: kid -> "kty/alg"), e.g. ML-DSA keys (``kty: "AKP"``)."""
+
+    def __init__(self, keys: list[Any], unusable: Mapping[str, str]):
+        super().__init__(keys)
+        self.unusable = dict(unusable)
+
+
+def load_key_set(jwks: Mapping[str, Any]) -> ProviderKeySet:
+    """The JWKS's keys one by one: a key of a type or algorithm we cannot use is skipped
+    (and named in ``unusable``), so it cannot make the whole set unreadable."""
+    entries = jwks.get("keys") if isinstance(jwks, Mapping) else None
+    if not isinstance(entries, list):
+        raise IDTokenError("the provider's JWKS could not be read: it has no 'keys' list")
+    keys: list[Any] = []
+    unusable: dict[str, str] = {}
+    for entry in entries:
+        if not isinstance(entry, Mapping):
+            continue
+        try:
+            keys.append(KeySet.import_key_set({"keys": [dict(entry)]}).keys[0])
+        except (JoseError, ValueError, TypeError, KeyError, AttributeError):
+            kid = entry.get("kid")
+            unusable[str(kid) if kid is not None else f"#{len(unusable)}"] = (
+                f"{entry.get('kty', '?')}/{entry.get('alg', '?')}"
+            )
+    if not keys and entries:
+        raise IDTokenError(
+            "the provider's JWKS has no key this library can use: " + ", ".join(unusable.values())
+        )
+    return ProviderKeySet(keys, unusable)
 
 
 def verified_claims(
@@ -53,6 +80,12 @@ def verified_claims(
     check out; ``IDTokenError`` naming the failed check otherwise. ``what`` names the token
     in messages ("ID token", "logout token")."""
     kid = _header_kid(token, what)
+    unusable = getattr(key_set, "unusable", {})
+    if kid is not None and kid in unusable:
+        raise IDTokenError(
+            f"the {what} is signed with a key this library cannot use ({unusable[kid]}); "
+            "ask the provider to sign ID tokens with RS256 or ES256"
+        )
     if kid is not None and not any(k.kid == kid for k in key_set.keys):
         raise UnknownSigningKey(f"the {what} is signed with an unknown key id {kid!r}")
     try:
