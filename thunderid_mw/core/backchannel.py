@@ -3,7 +3,8 @@ end the sessions it names (by ``sid``, else by ``sub``).
 
 ThunderID does not send these yet; other providers do. Sessions are found through small
 index records (``sid`` → session keys, ``sub`` → session keys) written at sign-in, keyed
-by HMAC like everything else in the store.
+by HMAC like everything else in the store. An index is a chain of pages of at most
+``INDEX_PAGE_SIZE`` keys, so it holds every session of a user, however many.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from .responses import NO_STORE, Response
 from .session import EndReason
 
 LOGOUT_EVENT = "http://schemas.openid.net/event/backchannel-logout"
-MAX_INDEXED_SESSIONS = 50
+INDEX_PAGE_SIZE = 50
 JTI_MEMORY = 600.0
 
 
@@ -77,31 +78,58 @@ def validate_logout_token(
     )
 
 
-def index_keys(env: FlowEnv, claims: Mapping[str, Any]) -> list[str]:
-    """The index records a session with these ID-token claims belongs to."""
-    keys = []
-    if isinstance(claims.get("sid"), str):
-        keys.append(env.keys.store_key_for("i", "sid\x00" + claims["sid"]))
-    if isinstance(claims.get("sub"), str):
-        keys.append(env.keys.store_key_for("i", "sub\x00" + claims["sub"]))
-    return keys
+def index_names(claims: Mapping[str, Any]) -> list[str]:
+    """The indexes a session with these ID-token claims belongs to."""
+    return [
+        f"{claim}\x00{claims[claim]}"
+        for claim in ("sid", "sub")
+        if isinstance(claims.get(claim), str)
+    ]
+
+
+def page_key(env: FlowEnv, index: str, page: int) -> str:
+    """The store key of one page of an index (page 0 keeps the original single key)."""
+    return env.keys.store_key_for("i", index if page == 0 else f"{index}\x00{page}")
 
 
 def add_to_indexes(
     env: FlowEnv, session_key: str, claims: Mapping[str, Any], expires_at: float
 ) -> Flow[None]:
-    """Record ``session_key`` under its sid and sub (best effort, compare-and-set)."""
-    for index_key in index_keys(env, claims):
-        for _ in range(5):
-            item = yield from _load_raw(index_key)
+    """Record ``session_key`` under its sid and sub: on the first page with room
+    (best effort, compare-and-set)."""
+    for index in index_names(claims):
+        page, attempts = 0, 0
+        while attempts < 5:
+            key = page_key(env, index, page)
+            item = yield from _load_raw(key)
             members = _members(item.data) if item is not None else []
-            if session_key not in members:
-                members = [*members, session_key][-MAX_INDEXED_SESSIONS:]
+            if session_key in members:
+                break
+            if item is not None and len(members) >= INDEX_PAGE_SIZE:
+                if item.expires_at < expires_at:
+                    # A full page must live as long as the pages after it, or a lookup
+                    # (which stops at the first missing page) would miss their sessions.
+                    yield from _save_raw(key, item.data, expires_at, item.version)
+                page += 1
+                continue
             expected = item.version if item is not None else None
             until = max(expires_at, item.expires_at if item is not None else 0.0)
-            data = json.dumps(members).encode()
-            if (yield from _save_raw(index_key, data, until, expected)) is not None:
+            data = json.dumps([*members, session_key]).encode()
+            if (yield from _save_raw(key, data, until, expected)) is not None:
                 break
+            attempts += 1  # a concurrent sign-in wrote this page: read it again
+
+
+def indexed_sessions(env: FlowEnv, index: str) -> Flow[list[str]]:
+    """Every session key in ``index``, page by page until a page is missing."""
+    found: list[str] = []
+    page = 0
+    while True:
+        item = yield from _load_raw(page_key(env, index, page))
+        if item is None:
+            return found
+        found += _members(item.data)
+        page += 1
 
 
 def logout_flow(env: FlowEnv, form: Mapping[str, str] | None) -> Flow[Response]:
@@ -132,9 +160,8 @@ def logout_flow(env: FlowEnv, form: Mapping[str, str] | None) -> Flow[Response]:
     if (yield from _save_raw(jti_key, b"", max(claims.exp or 0.0, now) + JTI_MEMORY, None)) is None:
         return _answer(400, "invalid_request", "this logout token was already used")
     target = {"sid": claims.sid} if claims.sid else {"sub": claims.sub}
-    for index_key in index_keys(env, target):
-        item = yield from _load_raw(index_key)
-        for session_key in _members(item.data) if item is not None else []:
+    for index in index_names(target):
+        for session_key in (yield from indexed_sessions(env, index)):
             loaded = yield from env.load(session_key)
             if loaded is not None and _matches(loaded, claims):
                 yield from end_record(env, session_key, loaded, EndReason.LOGGED_OUT_BY_PROVIDER)
