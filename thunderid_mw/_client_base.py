@@ -271,39 +271,33 @@ class ClientBase:
     def _route_flow(self, route: Route, request: RequestInfo) -> fx.Flow[Response]:
         return (yield from route_flow(self.env, route, request))
 
-    def _transaction_key(self, session_id: str, state: str) -> str:
-        return self.keys.store_key_for("t", session_id + "\x00" + state)
-
     def _sign_in_url_flow(
         self, session_id: str, return_to: str, params: Mapping[str, str]
     ) -> fx.Flow[str]:
-        """The authorization URL; the sign-in in progress waits in the store until
-        ``sign_in`` completes it (the client API has no cookie to keep it in)."""
+        """The authorization URL. The sign-in in progress travels sealed inside ``state``,
+        bound to ``session_id``: nothing is stored until the user comes back, so this may
+        be called for every anonymous page without filling the store."""
         metadata = yield from self._discovery_flow()
         now = yield fx.Now()
         entropy = yield fx.RandomBytes(SIGN_IN_ENTROPY)
-        url, tx = start_sign_in(
+        seal_nonce = yield fx.RandomBytes(12)
+        url, _ = start_sign_in(
             self.config,
             metadata,
             return_to=return_to,
             entropy=entropy,
             now=now,
             extra_params=params,
+            state_of=lambda tx: tx.seal(self.keys, seal_nonce, bound_to=session_id),
         )
-        sealed = tx.seal(self.keys, (yield fx.RandomBytes(12))).encode()
-        key = self._transaction_key(session_id, tx.state)
-        yield fx.Save(key, sealed, now + self.config.sign_in_timeout, None)
         return url
 
     def _sign_in_flow(
         self, session_id: str, code: str, state: str, session_state: str | None, iss: str | None
     ) -> fx.Flow[AuthContext]:
-        key = self._transaction_key(session_id, state)
-        item = yield fx.Load(key)
-        tx = None if item is None else SignInTransaction.unseal(self.keys, item.data.decode())
-        if item is not None:
-            yield fx.Delete(key)  # one use only
-        params = CallbackParams.from_values(code, state, session_state, iss)
+        tx = SignInTransaction.unseal(self.keys, state, bound_to=session_id)
+        # The sealed state stands for the transaction's own state (one value, one check).
+        params = CallbackParams.from_values(code, tx.state if tx else state, session_state, iss)
         _, loaded = yield from complete_sign_in(self.env, params, tx, session_id=session_id)
         return self._adopt(session_id, self._entry(session_id), loaded).ctx  # type: ignore[return-value]
 

@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import httpx
 import pytest
 
 from tests.support.idp import IdP
@@ -22,7 +23,7 @@ from tests.tokens.conftest import (
     refresh_counts,
     userinfo_status,
 )
-from thunderid_mw import AsyncThunderIDClient, NotSignedIn, ThunderIDClient
+from thunderid_mw import AsyncThunderIDClient, NotSignedIn, SignInError, ThunderIDClient
 
 
 async def call(client: Any, name: str, *args: Any) -> Any:
@@ -121,3 +122,30 @@ async def test_node_sdk_parity(idp_reset: IdP, kind: str) -> None:
         with pytest.raises(NotSignedIn) as raised:
             await call(client, "get_access_token", other)
         assert raised.value.reason == "signed_out"
+
+
+def test_get_sign_in_url_stores_nothing_and_binds_the_state_to_the_session(idp: IdP) -> None:
+    """Anonymous pages may each call ``get_sign_in_url``: no store row is written. The
+    state carries the sealed sign-in, which only the session id it was made for opens."""
+    from tests.tokens.conftest import _callback_params
+    from thunderid_mw.stores import MemoryStore
+
+    store = MemoryStore()
+    client = ThunderIDClient(client_config(idp, store=store))
+    try:
+        urls = [client.get_sign_in_url(f"anonymous-{n}") for n in range(200)]
+        assert len(store) == 0
+        assert len({parse_qs(urlsplit(u).query)["state"][0] for u in urls}) == 200
+        victim, attacker = "victim-session", "attacker-session"
+        with httpx.Client(timeout=10) as browser:
+            params = _callback_params(idp.login(browser, client.get_sign_in_url(victim), "bob"))
+        with pytest.raises(SignInError) as wrong_session:
+            client.sign_in(attacker, params["code"], params["state"], iss=params.get("iss"))
+        assert wrong_session.value.code == "unknown_state"
+        tampered = params["state"][:-2] + ("AA" if params["state"][-2:] != "AA" else "BB")
+        with pytest.raises(SignInError):
+            client.sign_in(victim, params["code"], tampered, iss=params.get("iss"))
+        ctx = client.sign_in(victim, params["code"], params["state"], iss=params.get("iss"))
+        assert ctx.user["sub"] == "user-bob"
+    finally:
+        client.close()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hmac
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, replace
 from urllib.parse import parse_qs, urlencode
 
@@ -39,14 +39,16 @@ class SignInTransaction:
     return_to: str
     created_at: float
 
-    def seal(self, keys: Keys, nonce: bytes) -> str:
+    def seal(self, keys: Keys, nonce: bytes, bound_to: str = "") -> str:
+        """Encrypted and authenticated; ``bound_to`` (a session id) must be given again to
+        open it."""
         raw = json.dumps(asdict(self), separators=(",", ":")).encode()
-        return b64url(keys.seal(raw, nonce, _TX_CONTEXT))
+        return b64url(keys.seal(raw, nonce, _TX_CONTEXT + bound_to.encode()))
 
     @classmethod
-    def unseal(cls, keys: Keys, sealed: str) -> SignInTransaction | None:
+    def unseal(cls, keys: Keys, sealed: str, bound_to: str = "") -> SignInTransaction | None:
         data = b64url_decode(sealed)
-        opened = None if data is None else keys.open(data, _TX_CONTEXT)
+        opened = None if data is None else keys.open(data, _TX_CONTEXT + bound_to.encode())
         if opened is None:
             return None
         try:
@@ -68,8 +70,11 @@ def start_sign_in(
     entropy: bytes,
     now: float,
     extra_params: Mapping[str, str] | None = None,
+    state_of: Callable[[SignInTransaction], str] | None = None,
 ) -> tuple[str, SignInTransaction]:
-    """The authorization URL to send the browser to, and the transaction to keep."""
+    """The authorization URL to send the browser to, and the transaction to keep.
+    ``state_of`` makes the ``state`` parameter from the transaction (the client API seals
+    the whole transaction into it, so nothing is stored before the callback)."""
     if len(entropy) != SIGN_IN_ENTROPY:
         raise ValueError(f"start_sign_in takes {SIGN_IN_ENTROPY} random bytes")
     tx = SignInTransaction(
@@ -86,7 +91,7 @@ def start_sign_in(
         "client_id": config.client_id,
         "redirect_uri": config.after_sign_in_url,
         "scope": " ".join(config.scopes),
-        "state": tx.state,
+        "state": state_of(tx) if state_of is not None else tx.state,
         "nonce": tx.nonce,
         "code_challenge": code_challenge(tx.code_verifier),
         "code_challenge_method": "S256",
