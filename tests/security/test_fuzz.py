@@ -1,0 +1,69 @@
+"""Hostile input as a standing test: hypothesis sends requests around every route to both
+middlewares over the memory and SQLite stores (``tests/support/fuzz.py`` says what is
+sent and which properties are checked). This is the short run; ``scripts/fuzz.py`` runs
+the long, seeded one."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+
+from tests.support.fuzz import FuzzRequest, Harness, describe, looks_protected, requests
+
+SHORT_RUN = settings(
+    max_examples=300,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+
+
+@pytest.fixture(params=["wsgi-memory", "wsgi-sqlite", "asgi-memory", "asgi-sqlite"])
+def harness(request: pytest.FixtureRequest) -> Iterator[Harness]:
+    adapter, store = str(request.param).split("-")
+    running = Harness(adapter, store)
+    yield running
+    running.close()
+
+
+@SHORT_RUN
+@given(request=requests())
+def test_hostile_requests_do_no_harm(harness: Harness, request: FuzzRequest) -> None:
+    harness.send(request)
+    assert harness.findings.clean, describe(harness.findings)
+
+
+def test_the_oracle_knows_the_tricks() -> None:
+    """The fuzzer's own idea of a protected path (independent of ``core/paths.py``)."""
+    for path in ["/private", "//private", "/%2Fprivate", "/x/../api/y", "/%252Fapi", "/\\private"]:
+        assert looks_protected(path), path
+    for path in ["/privateer", "/public", "/apix"]:
+        assert not looks_protected(path), path
+
+
+def test_the_harness_notices_harm() -> None:
+    """The checks can fail: a request that carries Alice's real cookie and signs her out
+    is reported as an unowned change, and an app reached on a protected path while signed
+    out is reported as served."""
+    from tests.support.fuzz import ALICE, APP, COOKIE
+
+    harness = Harness("wsgi", "memory")
+    try:
+        harness.send(
+            FuzzRequest(
+                method="POST",
+                path="/sign-out",
+                query=(),
+                cookies=((COOKIE, ALICE),),
+                headers=(("origin", APP), ("sec-fetch-site", "same-origin")),
+                body=b"",
+                owns_bob=False,
+            )
+        )
+        assert harness.findings.unowned_changes
+        harness.wsgi._is_protected = lambda path: False  # type: ignore[method-assign]
+        harness.send(FuzzRequest("GET", "/private", (), (), (), b"", False))
+        assert harness.findings.protected_served
+    finally:
+        harness.close()
