@@ -35,7 +35,7 @@ from .core.signin import (
     complete_sign_in,
     start_sign_in,
 )
-from .core.signout import end_session, end_session_url
+from .core.signout import end_session, sign_out_target
 from .core.tokens import parse_json_body
 from .stores import SQLiteStore, store_from_url
 from .stores.base import SessionStore, StoredItem
@@ -277,7 +277,7 @@ class ClientBase:
         """The authorization URL. The sign-in in progress travels sealed inside ``state``,
         bound to ``session_id``: nothing is stored until the user comes back, so this may
         be called for every anonymous page without filling the store."""
-        metadata = yield from self._discovery_flow()
+        metadata: ProviderMetadata = yield fx.GetMetadata()
         now = yield fx.Now()
         entropy = yield fx.RandomBytes(SIGN_IN_ENTROPY)
         seal_nonce = yield fx.RandomBytes(12)
@@ -302,10 +302,10 @@ class ClientBase:
         return self._adopt(session_id, self._entry(session_id), loaded).ctx  # type: ignore[return-value]
 
     def _end_flow(self, session_id: str, reason: EndReason) -> fx.Flow[str]:
-        """Revoke and end the session; the end-session URL to send the browser to."""
-        metadata = yield from self._discovery_flow()
+        """End the session (locally first, whether or not the provider answers), revoke its
+        tokens; the end-session URL to send the browser to."""
         record = yield from end_session(self.env, self.session_key(session_id), reason, revoke=True)
-        return end_session_url(self.config, metadata, record.tokens.id_token if record else None)
+        return (yield from sign_out_target(self.env, record.tokens.id_token if record else None))
 
     def _exchange_flow(
         self, config: TokenExchangeConfig, session_id: str | None

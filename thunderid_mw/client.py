@@ -49,6 +49,8 @@ class ThunderIDClient(ClientBase):
         )
         self._locks_guard = threading.Lock()
         self._held: dict[tuple[str, str], threading.Lock] = {}
+        # One fetch of discovery / JWKS at a time: concurrent first requests share it.
+        self._provider_lock = threading.Lock()
 
     def close(self) -> None:
         self._http.close()
@@ -93,9 +95,13 @@ class ThunderIDClient(ClientBase):
                 time.sleep(seconds)
                 return None
             case fx.GetKeySet(refresh):
-                return self._run(self._key_set_flow(refresh))
+                with self._provider_lock:
+                    return self._run(self._key_set_flow(refresh))
             case fx.GetMetadata():
-                return self._run(self._discovery_flow())
+                if self._metadata is not None:
+                    return self._metadata
+                with self._provider_lock:
+                    return self._run(self._discovery_flow())
             case fx.Log(level, message):
                 logger.log(level, message)
                 return None
@@ -230,6 +236,7 @@ class AsyncThunderIDClient(ClientBase):
         self._http = http or httpx.AsyncClient(**client_options(config))
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
         self._held: dict[tuple[str, str], asyncio.Lock] = {}
+        self._provider_lock = asyncio.Lock()  # see ThunderIDClient
 
     async def aclose(self) -> None:
         await self._http.aclose()
@@ -272,9 +279,13 @@ class AsyncThunderIDClient(ClientBase):
                 await asyncio.sleep(seconds)
                 return None
             case fx.GetKeySet(refresh):
-                return await self._run(self._key_set_flow(refresh))
+                async with self._provider_lock:
+                    return await self._run(self._key_set_flow(refresh))
             case fx.GetMetadata():
-                return await self._run(self._discovery_flow())
+                if self._metadata is not None:
+                    return self._metadata
+                async with self._provider_lock:
+                    return await self._run(self._discovery_flow())
             case fx.Log(level, message):
                 logger.log(level, message)
                 return None

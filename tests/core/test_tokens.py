@@ -178,3 +178,16 @@ def test_merged_with_takes_rotated_values() -> None:
     old = TokenSet("at-1", refresh_token="rt-1", id_token="it-1", scopes=("openid",))
     newer = TokenSet("at-2", refresh_token="rt-2", id_token="it-2", scopes=("openid", "email"))
     assert old.merged_with(newer) == newer
+
+
+@pytest.mark.parametrize("token_type", ["Bearer", "bearer", "BEARER"])
+def test_bearer_is_accepted_in_any_case(token_type: str) -> None:
+    tokens = parse_token_response(200, body({"access_token": "a", "token_type": token_type}), 0)
+    assert tokens.access_token == "a"
+
+
+@pytest.mark.parametrize("token_type", ["DPoP", "mac", "N_A"])
+def test_a_token_type_we_cannot_use_is_refused(token_type: str) -> None:
+    """RFC 6749 7.1, at sign-in and at refresh (both parse here)."""
+    with pytest.raises(ProviderError, match=token_type):
+        parse_token_response(200, body({"access_token": "a", "token_type": token_type}), 0)

@@ -42,7 +42,7 @@ from .signin import (
     complete_sign_in,
     start_sign_in,
 )
-from .signout import end_session, end_session_url
+from .signout import end_session, sign_out_target
 
 MAX_FORM_BYTES = 16 * 1024  # a logout token is a signed JWT of a few KB
 MAX_QUERY_FIELDS = 50
@@ -94,12 +94,14 @@ def parse_form(body: bytes) -> dict[str, str]:
 
 
 def route_flow(env: FlowEnv, route: Route, request: RequestInfo) -> Flow[Response]:
-    """Answer one of the middleware's own routes; every failure becomes a clean page."""
-    try:
-        yield from env.provider()
-    except ProviderError as exc:
-        yield env.log(ERROR, f"identity provider unavailable: {exc}")
-        return provider_unavailable(request, exc)
+    """Answer one of the middleware's own routes; every failure becomes a clean page.
+    Sign-out never waits for the provider: it signs out locally whatever happens."""
+    if route is not Route.SIGN_OUT:
+        try:
+            yield from env.provider()
+        except ProviderError as exc:
+            yield env.log(ERROR, f"identity provider unavailable: {exc}")
+            return provider_unavailable(request, exc)
     try:
         if route is Route.SIGN_IN:
             return (yield from _sign_in(env, request))
@@ -231,9 +233,7 @@ def _sign_out(env: FlowEnv, request: RequestInfo) -> Flow[Response]:
         return redirect(config.post_sign_out_url, [clear_session_cookie(config)], status=303)
     key = env.keys.store_key_for("s", session_id)
     record = yield from end_session(env, key, EndReason.SIGNED_OUT, revoke=True)
-    target = end_session_url(
-        config, (yield from env.provider()), record.tokens.id_token if record else None
-    )
+    target = yield from sign_out_target(env, record.tokens.id_token if record else None)
     return redirect(target, [clear_session_cookie(config)], status=303)
 
 

@@ -18,7 +18,11 @@ def revoke_tokens(env: FlowEnv, record: SessionRecord) -> Flow[bool]:
     """Revoke the refresh token (which revokes its grant at most providers) and the access
     token. Failures are logged and reported as False, never raised: a dead revocation
     endpoint must not keep a user signed in locally."""
-    endpoint = (yield from env.provider()).revocation_endpoint
+    try:
+        endpoint = (yield from env.provider()).revocation_endpoint
+    except ProviderError as exc:
+        yield env.log(WARNING, f"revocation failed: the provider is unreachable ({exc})")
+        return False
     if endpoint is None:
         yield env.log(WARNING, "the provider has no revocation endpoint; tokens not revoked")
         return False
@@ -48,14 +52,27 @@ def end_session(
     env: FlowEnv, key: str, reason: EndReason, *, revoke: bool
 ) -> Flow[SessionRecord | None]:
     """End the session stored under ``key``; returns the record as it was (for the
-    ``id_token_hint``), or None if there was no live session."""
+    ``id_token_hint``), or None if there was no live session. The session ends locally
+    first: revocation needs the provider, which may be down, and must not keep anyone
+    signed in."""
     loaded = yield from env.load(key)
     if loaded is None or loaded.record.ended is not None:
         return None
+    yield from end_record(env, key, Loaded(loaded.record, loaded.version), reason)
     if revoke:
         yield from revoke_tokens(env, loaded.record)
-    yield from end_record(env, key, Loaded(loaded.record, loaded.version), reason)
     return loaded.record
+
+
+def sign_out_target(env: FlowEnv, id_token: str | None) -> Flow[str]:
+    """The end-session URL, or ``post_sign_out_url`` when the provider cannot be reached
+    (the local sign-out has happened; the provider's session is left as it is)."""
+    try:
+        metadata = yield from env.provider()
+    except ProviderError as exc:
+        yield env.log(WARNING, f"signed out locally; the provider is unreachable ({exc})")
+        return env.config.post_sign_out_url
+    return end_session_url(env.config, metadata, id_token)
 
 
 def end_session_url(

@@ -120,7 +120,15 @@ def parse_token_response(status: int, body: bytes, now: float) -> TokenSet:
         raise TokenEndpointError(
             error, description if isinstance(description, str) else None, status=status
         )
-    return token_set_from_json(data, now)
+    tokens = token_set_from_json(data, now)
+    # RFC 6749 7.1: a client must not use a token of a type it does not understand.
+    # DPoP-bound tokens would need proofs this client does not send.
+    if tokens.token_type.lower() != "bearer":
+        raise ProviderError(
+            f"the token endpoint issued a {tokens.token_type!r} token; only Bearer tokens "
+            "can be used (is the application registered for DPoP?)"
+        )
+    return tokens
 
 
 def token_set_from_json(data: Mapping[str, Any], now: float) -> TokenSet:
