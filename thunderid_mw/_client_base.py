@@ -15,6 +15,7 @@ from joserfc.jwk import KeySet
 
 from .context import AuthContext
 from .core import effects as fx
+from .core import events
 from .core.config import ThunderIDConfig, TokenExchangeConfig
 from .core.crypto import Keys
 from .core.discovery import ProviderMetadata
@@ -264,7 +265,11 @@ class ClientBase:
         key_set = load_key_set(parse_json_body(result.status, result.body, "JWKS endpoint"))
         if key_set.unusable:
             skipped = ", ".join(f"{kid} ({kind})" for kid, kind in key_set.unusable.items())
-            yield fx.Log(logging.WARNING, f"JWKS: skipped keys this library cannot use: {skipped}")
+            yield fx.Log(
+                logging.WARNING,
+                f"JWKS: skipped keys this library cannot use: {skipped}",
+                events.PROVIDER_KEYS_SKIPPED,
+            )
         self._key_set, self._key_set_at = key_set, time.time()
         return key_set
 

@@ -38,6 +38,11 @@ def request_args(call: HttpCall) -> dict[str, Any]:
 def describe_failure(exc: Exception, url: str) -> str:
     """A one-line message for a transport error; TLS problems say how to fix them."""
     text = str(exc) or type(exc).__name__
+    if _is_wrong_scheme(exc):
+        return (
+            f"{url} does not speak TLS ({text}): the URL says https:// but the server "
+            "answers plain http. Use http:// in the URL, or enable TLS on the provider."
+        )
     if _is_tls_error(exc):
         return (
             f"TLS verification failed for {url} ({text}). If the provider uses a self-signed "
@@ -49,7 +54,28 @@ def describe_failure(exc: Exception, url: str) -> str:
     return f"could not reach {url}: {text}"
 
 
+def _causes(exc: BaseException) -> list[BaseException]:
+    chain: list[BaseException] = []
+    seen: BaseException | None = exc
+    while seen is not None and seen not in chain:
+        chain.append(seen)
+        seen = seen.__cause__ or seen.__context__
+    return chain
+
+
+def _is_wrong_scheme(exc: BaseException) -> bool:
+    """https:// pointed at a plain-http server: OpenSSL reads the HTTP answer as a bad
+    TLS record (``WRONG_VERSION_NUMBER``; ``record layer failure`` on OpenSSL 3.2+ with
+    some servers). This is not a certificate problem."""
+    return any(
+        "WRONG_VERSION_NUMBER" in str(seen) or "wrong version number" in str(seen)
+        for seen in _causes(exc)
+    )
+
+
 def _is_tls_error(exc: BaseException) -> bool:
+    if _is_wrong_scheme(exc):
+        return False
     seen: BaseException | None = exc
     while seen is not None:
         if isinstance(seen, ssl.SSLError) or "CERTIFICATE_VERIFY_FAILED" in str(seen):

@@ -8,7 +8,6 @@ per-request fast path inline because it must cost almost nothing.
 from __future__ import annotations
 
 import asyncio
-import logging
 import os
 import threading
 import time
@@ -19,6 +18,7 @@ import httpx
 
 from ._client_base import ClientBase
 from ._http import client_options, describe_failure, is_tls_error, request_args
+from ._logging import emit
 from .context import AuthContext
 from .core import effects as fx
 from .core.config import ThunderIDConfig, TokenExchangeConfig
@@ -30,7 +30,6 @@ from .core.responses import Response
 from .core.routing import Route
 from .core.session import EndReason
 
-logger = logging.getLogger("thunderid_mw")
 T = TypeVar("T")
 
 
@@ -102,8 +101,8 @@ class ThunderIDClient(ClientBase):
                     return self._metadata
                 with self._provider_lock:
                     return self._run(self._discovery_flow())
-            case fx.Log(level, message):
-                logger.log(level, message)
+            case fx.Log():
+                emit(effect)
                 return None
         raise TypeError(f"unknown effect {effect!r}")
 
@@ -286,8 +285,8 @@ class AsyncThunderIDClient(ClientBase):
                     return self._metadata
                 async with self._provider_lock:
                     return await self._run(self._discovery_flow())
-            case fx.Log(level, message):
-                logger.log(level, message)
+            case fx.Log():
+                emit(effect)
                 return None
         raise TypeError(f"unknown effect {effect!r}")
 

@@ -1,9 +1,12 @@
 """An IdP on HTTPS with a self-signed certificate (ThunderID's default): sign-in works with
-THUNDERID_CA_BUNDLE; without it, sign-in is a clear 502 and the error names ca_bundle."""
+THUNDERID_CA_BUNDLE; without it, sign-in is a clear 502 and the server log names ca_bundle
+(configuration advice goes to the log, not to end users' pages). https:// pointed at a
+plain-http provider says the scheme is wrong, not that the certificate is untrusted."""
 
 from __future__ import annotations
 
 import time
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -13,7 +16,7 @@ from tests.e2e.flows import BROWSER, assert_clean_error, assert_signed_in
 from tests.support.idp import IdP
 from tests.support.servers import TEST_SECRET, sign_in
 from thunderid_mw import AsyncThunderIDClient, ThunderIDClient, ThunderIDConfig
-from thunderid_mw.core.errors import TLSVerificationError
+from thunderid_mw.core.errors import ProviderError, TLSVerificationError
 from thunderid_mw.stores import MemoryStore
 
 LOG_WAIT = 10.0
@@ -30,14 +33,16 @@ def test_sign_in_with_ca_bundle(stacks: Stacks, adapter: str, idp_tls: IdP) -> N
         client.close()
 
 
-def test_without_ca_bundle_sign_in_is_502_naming_ca_bundle(stacks: Stacks, adapter: str) -> None:
+def test_without_ca_bundle_sign_in_is_502_and_the_log_names_ca_bundle(
+    stacks: Stacks, adapter: str
+) -> None:
     server = stacks.get(adapter, "tls_no_ca")
     assert "THUNDERID_CA_BUNDLE" not in server.env
     with httpx.Client(base_url=server.url, timeout=30.0) as client:
         assert client.get("/public").status_code == 200
         response = client.get("/sign-in?return_to=/private", headers=BROWSER)
         assert_clean_error(response, 502, "provider_tls_untrusted", api=False)
-        assert "ca_bundle" in response.text
+        assert "ca_bundle" not in response.text and "CA_BUNDLE" not in response.text
     deadline = time.monotonic() + LOG_WAIT
     while "ca_bundle" not in server.log():
         assert time.monotonic() < deadline, f"no ca_bundle hint in the server log:\n{server.log()}"
@@ -81,3 +86,25 @@ async def test_async_client_names_ca_bundle(idp_tls: IdP) -> None:
             await client.get_openid_provider_endpoints()
     finally:
         await client.aclose()
+
+
+def test_https_pointed_at_plain_http_says_the_scheme_is_wrong(idp: IdP) -> None:
+    plain = urlsplit(idp.issuer)
+    assert plain.scheme == "http"
+    config = ThunderIDConfig(
+        base_url=f"https://{plain.netloc}",
+        client_id=idp.conf_client_id,
+        client_secret=idp.conf_client_secret,
+        after_sign_in_url="http://127.0.0.1:9/callback",
+        secret=TEST_SECRET,
+        store=MemoryStore(),
+    )
+    client = ThunderIDClient(config)
+    try:
+        with pytest.raises(ProviderError) as raised:
+            client.get_openid_provider_endpoints()
+    finally:
+        client.close()
+    assert not isinstance(raised.value, TLSVerificationError)
+    assert "does not speak TLS" in str(raised.value) and "http://" in str(raised.value)
+    assert "ca_bundle" not in str(raised.value)

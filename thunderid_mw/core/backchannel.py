@@ -16,6 +16,7 @@ from typing import Any
 
 from joserfc.jwk import KeySet
 
+from . import events
 from .discovery import ProviderMetadata
 from .effects import Flow, Load, Now, Save
 from .env import WARNING, FlowEnv, Loaded
@@ -153,7 +154,9 @@ def logout_flow(env: FlowEnv, form: Mapping[str, str] | None) -> Flow[Response]:
     try:
         claims = yield from env.with_key_set(check)
     except IDTokenError as exc:
-        yield env.log(WARNING, f"back-channel logout rejected: {exc}")
+        yield env.log(
+            WARNING, f"back-channel logout rejected: {exc}", event=events.BACKCHANNEL_REJECTED
+        )
         return _answer(400, "invalid_request", str(exc))
     now = yield Now()
     jti_key = env.keys.store_key_for("j", claims.jti)

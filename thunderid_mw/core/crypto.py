@@ -48,6 +48,11 @@ class Keys:
         digest = hmac.digest(self.store_key, value.encode(), "sha256")
         return kind + ":" + base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
+    def session_tag(self, session_id: str) -> str:
+        """A short, non-reversible name of a session for log lines: the first characters
+        of its store key, so an operator can find the row without seeing the id."""
+        return self.store_key_for("s", session_id)[2:12]
+
     def csrf_token(self, session_id: str) -> str:
         digest = hmac.digest(self.csrf_key, session_id.encode(), "sha256")
         return base64.urlsafe_b64encode(digest[:18]).decode()

@@ -105,8 +105,19 @@ class GetMetadata:
 
 @dataclass(frozen=True, slots=True)
 class Log:
+    """One line on the ``thunderid_mw`` logger: a stable ``event`` name (core/events.py),
+    a readable cause, and short fields (a session tag, a client id; never a secret).
+    Drivers render it with ``logging_extra`` below."""
+
     level: int
     message: str
+    event: str = "thunderid_mw"
+    fields: tuple[tuple[str, str], ...] = ()
+
+    def logging_extra(self) -> dict[str, Any]:
+        """``extra=`` for ``Logger.log``: the event name and the fields, for structured
+        handlers (one attribute each, so a JSON formatter sees them)."""
+        return {"event": self.event, "event_fields": dict(self.fields)}
 
 
 Effect = (

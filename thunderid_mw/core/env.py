@@ -27,6 +27,7 @@ from .effects import (
     Save,
 )
 from .errors import ProviderError
+from .events import GENERAL
 from .id_token import UnknownSigningKey, validate_id_token
 from .records import RecordCodec
 from .session import SessionRecord
@@ -143,8 +144,10 @@ class FlowEnv:
         return (yield from self.with_key_set(check))
 
     @staticmethod
-    def log(level: int, message: str) -> Log:
-        return Log(level, message)
+    def log(level: int, message: str, *, event: str = GENERAL, **fields: str) -> Log:
+        """A log effect: ``event`` is a stable name from core/events.py; ``fields`` are
+        short values safe to log (``session=keys.session_tag(...)``, ``client_id=...``)."""
+        return Log(level, message, event, tuple(fields.items()))
 
 
 WARNING = logging.WARNING

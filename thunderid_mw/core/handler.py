@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from urllib.parse import parse_qs, quote
 
+from . import events
 from .backchannel import logout_flow
 from .config import ThunderIDConfig
 from .cookies import (
@@ -23,7 +24,7 @@ from .cookies import (
     transaction_cookie_prefix,
 )
 from .effects import Flow, Now, RandomBytes
-from .env import ERROR, FlowEnv
+from .env import ERROR, WARNING, FlowEnv
 from .errors import (
     ProviderError,
     RefreshUnavailable,
@@ -46,6 +47,8 @@ from .signout import end_session, sign_out_target
 
 MAX_FORM_BYTES = 16 * 1024  # a logout token is a signed JWT of a few KB
 MAX_QUERY_FIELDS = 50
+# Sign-in failures the user cannot fix (the page offers no "sign in again").
+OPERATOR_FAULTS = frozenset({"client_rejected"})
 
 
 class BadRequest(Exception):
@@ -100,7 +103,9 @@ def route_flow(env: FlowEnv, route: Route, request: RequestInfo) -> Flow[Respons
         try:
             yield from env.provider()
         except ProviderError as exc:
-            yield env.log(ERROR, f"identity provider unavailable: {exc}")
+            yield env.log(
+                ERROR, f"identity provider unavailable: {exc}", event=_provider_event(exc)
+            )
             return provider_unavailable(request, exc)
     try:
         if route is Route.SIGN_IN:
@@ -117,9 +122,18 @@ def route_flow(env: FlowEnv, route: Route, request: RequestInfo) -> Flow[Respons
     except SignInError as exc:
         return sign_in_failed(env.config, request, exc)
     except StoreUnavailable as exc:
+        yield env.log(ERROR, f"session store unavailable: {exc}", event=events.STORE_UNAVAILABLE)
+        if route is Route.CALLBACK:
+            # The code is spent by now: retrying this URL cannot work, a new sign-in can.
+            return unavailable(
+                request,
+                "The sign-in could not be saved because the session store is unavailable. "
+                "Please sign in again shortly.",
+                links=[("Sign in again", request.mount + env.config.sign_in_path)],
+            )
         return unavailable_for(request, exc)
     except ProviderError as exc:
-        yield env.log(ERROR, f"identity provider error: {exc}")
+        yield env.log(ERROR, f"identity provider error: {exc}", event=_provider_event(exc))
         return error_response(
             502,
             "provider_error",
@@ -194,6 +208,10 @@ def _callback(env: FlowEnv, request: RequestInfo) -> Flow[Response]:
     try:
         session_id, _ = yield from complete_sign_in(env, params, tx)
     except SignInError as exc:
+        if exc.code not in OPERATOR_FAULTS:  # those were logged at ERROR where they arose
+            yield env.log(
+                WARNING, f"sign-in failed ({exc.code}): {exc}", event=events.SIGN_IN_FAILED
+            )
         return sign_in_failed(config, request, exc, cookies)
     assert tx is not None
     cookies.append(session_cookie(config, session_id))
@@ -255,14 +273,20 @@ def sign_in_failed(
     exc: SignInError,
     cookies: list[str] | None = None,
 ) -> Response:
-    """A sign-in that cannot complete: its status, a code naming why, and a way back."""
+    """A sign-in that cannot complete: its status, a code naming why, and a way back
+    (none when the site itself is misconfigured: signing in again cannot help)."""
+    links = (
+        []
+        if exc.code in OPERATOR_FAULTS
+        else [("Sign in again", request.mount + config.sign_in_path)]
+    )
     return error_response(
         exc.status,
         exc.code,
         str(exc),
         api=request.is_api,
         cookies=cookies or (),
-        links=[("Sign in again", request.mount + config.sign_in_path)],
+        links=links,
     )
 
 
@@ -294,14 +318,15 @@ def challenge(config: ThunderIDConfig, request: RequestInfo, ended: EndReason | 
 
 
 def provider_unavailable(request: RequestInfo, exc: ProviderError) -> Response:
-    """The provider cannot be discovered: a 502 that says so (and, for an untrusted
-    certificate, which setting fixes it)."""
+    """The provider cannot be discovered: a 502 that says so. Configuration advice (which
+    setting fixes it) goes to the log, not to end users."""
     if isinstance(exc, TLSVerificationError):
         return error_response(
             502,
             "provider_tls_untrusted",
-            "The identity provider's TLS certificate is not trusted. Set ca_bundle "
-            "(THUNDERID_CA_BUNDLE) to its CA certificate file.",
+            "The identity provider's TLS certificate is not trusted by this site, so "
+            "sign-in cannot proceed. The site's operators can find the details in the "
+            "server log.",
             api=request.is_api,
         )
     return error_response(
@@ -323,11 +348,25 @@ def unavailable_for(
     return unavailable(request, "The identity provider is unavailable. Please retry shortly.")
 
 
-def unavailable(request: RequestInfo, message: str, retry_after: int = 5) -> Response:
+def unavailable(
+    request: RequestInfo,
+    message: str,
+    retry_after: int = 5,
+    links: list[tuple[str, str]] | None = None,
+) -> Response:
     return error_response(
         503,
         "temporarily_unavailable",
         message,
         api=request.is_api,
         headers=[("Retry-After", str(retry_after))],
+        links=links or (),
+    )
+
+
+def _provider_event(exc: ProviderError) -> str:
+    return (
+        events.PROVIDER_TLS
+        if isinstance(exc, TLSVerificationError)
+        else events.PROVIDER_UNREACHABLE
     )

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 
+from . import events
 from .crypto import b64url_decode
 from .effects import Flow
 from .env import WARNING, FlowEnv
@@ -39,7 +40,9 @@ def refresh_token_expiry(env: FlowEnv, tokens: TokenSet) -> Flow[float | None]:
         response = yield from env.post(request, "introspection endpoint")
         doc = json.loads(response.body) if response.status == 200 else None
     except (ProviderError, ValueError) as exc:
-        yield env.log(WARNING, f"refresh token expiry unknown: {exc}")
+        yield env.log(
+            WARNING, f"refresh token expiry unknown: {exc}", event=events.TOKEN_EXPIRY_UNKNOWN
+        )
         return None
     if isinstance(doc, dict) and doc.get("active") is True:
         return _number(doc.get("exp"))

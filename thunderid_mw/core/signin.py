@@ -14,13 +14,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, replace
 from urllib.parse import parse_qs, urlencode
 
+from . import events
 from .backchannel import add_to_indexes
 from .config import ThunderIDConfig
 from .cookies import SESSION_ID_BYTES, new_session_id
 from .crypto import Keys, b64url, b64url_decode
 from .discovery import ProviderMetadata
 from .effects import Flow, Now, RandomBytes
-from .env import FlowEnv, Loaded
+from .env import ERROR, WARNING, FlowEnv, Loaded
 from .errors import IDTokenError, ProviderError, SignInError, TokenEndpointError
 from .introspection import refresh_token_expiry
 from .pkce import code_challenge, code_verifier
@@ -29,6 +30,8 @@ from .tokens import parse_token_response
 
 SIGN_IN_ENTROPY = 96  # state, nonce and PKCE verifier: 32 random bytes each
 _TX_CONTEXT = b"thunderid-mw sign-in transaction"
+# Token endpoint errors about the application itself (RFC 6749 5.2), not the user's code.
+CLIENT_ERRORS = frozenset({"invalid_client", "unauthorized_client"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -223,7 +226,29 @@ def complete_sign_in(
     try:
         tokens = parse_token_response(response.status, response.body, now)
     except TokenEndpointError as exc:
+        if exc.error in CLIENT_ERRORS:
+            # The provider refuses this application, not this user: no retry can help.
+            yield env.log(
+                ERROR,
+                f"the token endpoint rejected the client ({exc.error}); check client_id, "
+                "client_secret and token_endpoint_auth_method against the provider's "
+                "application settings",
+                event=events.CONFIG_CLIENT_REJECTED,
+                client_id=env.config.client_id,
+                auth_method=env.config.auth_method,
+            )
+            raise SignInError(
+                "client_rejected",
+                "Sign-in is not possible right now because of a configuration problem on "
+                "this site. The site's operators can find the details in the server log.",
+                status=502,
+            ) from exc
         # invalid_grant here is a replayed or expired code.
+        yield env.log(
+            WARNING,
+            f"the token endpoint rejected the authorization code ({exc.error})",
+            event=events.SIGN_IN_CODE_REJECTED,
+        )
         raise SignInError(
             "code_rejected",
             f"The identity provider rejected the sign-in code ({exc.error}). Please sign in again.",

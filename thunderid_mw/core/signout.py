@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
+from . import events
 from .config import ThunderIDConfig
 from .discovery import ProviderMetadata
 from .effects import Flow
@@ -21,10 +22,18 @@ def revoke_tokens(env: FlowEnv, record: SessionRecord) -> Flow[bool]:
     try:
         endpoint = (yield from env.provider()).revocation_endpoint
     except ProviderError as exc:
-        yield env.log(WARNING, f"revocation failed: the provider is unreachable ({exc})")
+        yield env.log(
+            WARNING,
+            f"revocation failed: the provider is unreachable ({exc})",
+            event=events.SIGN_OUT_REVOCATION_FAILED,
+        )
         return False
     if endpoint is None:
-        yield env.log(WARNING, "the provider has no revocation endpoint; tokens not revoked")
+        yield env.log(
+            WARNING,
+            "the provider has no revocation endpoint; tokens not revoked",
+            event=events.SIGN_OUT_REVOCATION_FAILED,
+        )
         return False
     ok = True
     tokens = record.tokens
@@ -38,12 +47,18 @@ def revoke_tokens(env: FlowEnv, record: SessionRecord) -> Flow[bool]:
         try:
             response = yield from env.post(request, "revocation endpoint")
         except ProviderError as exc:
-            yield env.log(WARNING, f"revocation failed: {exc}")
+            yield env.log(
+                WARNING, f"revocation failed: {exc}", event=events.SIGN_OUT_REVOCATION_FAILED
+            )
             ok = False
             continue
         # RFC 7009 2.2: 200 means revoked (or already invalid).
         if response.status != 200:
-            yield env.log(WARNING, f"revocation endpoint answered HTTP {response.status}")
+            yield env.log(
+                WARNING,
+                f"revocation endpoint answered HTTP {response.status}",
+                event=events.SIGN_OUT_REVOCATION_FAILED,
+            )
             ok = False
     return ok
 
@@ -70,7 +85,11 @@ def sign_out_target(env: FlowEnv, id_token: str | None) -> Flow[str]:
     try:
         metadata = yield from env.provider()
     except ProviderError as exc:
-        yield env.log(WARNING, f"signed out locally; the provider is unreachable ({exc})")
+        yield env.log(
+            WARNING,
+            f"signed out locally; the provider is unreachable ({exc})",
+            event=events.SIGN_OUT_PROVIDER_UNREACHABLE,
+        )
         return env.config.post_sign_out_url
     return end_session_url(env.config, metadata, id_token)
 

@@ -1,0 +1,64 @@
+"""Stable names of the events logged on the ``thunderid_mw`` logger.
+
+Operators route and alert on these names, so they never change meaning; new ones are
+added here (and to docs/deployment.md, checked by a test). A log line carries the event
+name, a readable cause and short fields, never a token, code, secret or session id: a
+session is named by ``Keys.session_tag`` (a non-reversible prefix of its store key)."""
+
+from __future__ import annotations
+
+from typing import Final
+
+LOGGER_NAME: Final = "thunderid_mw"
+
+# Configuration found wrong at run time (the operator must act).
+CONFIG_CLIENT_REJECTED: Final = "config.client_rejected"
+CONFIG_HOST_MISMATCH: Final = "config.host_mismatch"
+# The provider.
+PROVIDER_UNREACHABLE: Final = "provider.unreachable"
+PROVIDER_ERROR: Final = "provider.error"
+PROVIDER_TLS: Final = "provider.tls"
+PROVIDER_KEYS_SKIPPED: Final = "provider.keys_skipped"
+# Sign-in, refresh, sign-out, back-channel logout.
+SIGN_IN_FAILED: Final = "sign_in.failed"
+SIGN_IN_CODE_REJECTED: Final = "sign_in.code_rejected"
+SIGN_IN_STORE_FAILED: Final = "sign_in.store_failed"
+REFRESH_FAILED: Final = "refresh.failed"
+REFRESH_UNAVAILABLE: Final = "refresh.unavailable"
+REFRESH_CLAIMS_KEPT: Final = "refresh.claims_kept"
+TOKEN_EXPIRY_UNKNOWN: Final = "token.expiry_unknown"
+SIGN_OUT_REVOCATION_FAILED: Final = "sign_out.revocation_failed"
+SIGN_OUT_PROVIDER_UNREACHABLE: Final = "sign_out.provider_unreachable"
+BACKCHANNEL_REJECTED: Final = "backchannel.rejected"
+# The session store.
+STORE_UNAVAILABLE: Final = "store.unavailable"
+# Anything not yet given its own name.
+GENERAL: Final = "thunderid_mw"
+
+ALL_EVENTS: Final = (
+    CONFIG_CLIENT_REJECTED,
+    CONFIG_HOST_MISMATCH,
+    PROVIDER_UNREACHABLE,
+    PROVIDER_ERROR,
+    PROVIDER_TLS,
+    PROVIDER_KEYS_SKIPPED,
+    SIGN_IN_FAILED,
+    SIGN_IN_CODE_REJECTED,
+    SIGN_IN_STORE_FAILED,
+    REFRESH_FAILED,
+    REFRESH_UNAVAILABLE,
+    REFRESH_CLAIMS_KEPT,
+    TOKEN_EXPIRY_UNKNOWN,
+    SIGN_OUT_REVOCATION_FAILED,
+    SIGN_OUT_PROVIDER_UNREACHABLE,
+    BACKCHANNEL_REJECTED,
+    STORE_UNAVAILABLE,
+)
+
+
+def render(event: str, message: str, fields: tuple[tuple[str, str], ...]) -> str:
+    """The readable line: ``event: cause (name=value, ...)``."""
+    line = f"{event}: {message}"
+    if fields:
+        line += " (" + ", ".join(f"{name}={value}" for name, value in fields) + ")"
+    return line
