@@ -1,6 +1,8 @@
-"""A one-file Django project behind ThunderIDWSGIMiddleware (served by gunicorn in tests):
-``/public`` for everyone, ``/profile`` behind ``@login_required``, ``/whoami`` reading the
-context without requiring it."""
+"""A one-file Django project behind ThunderIDWSGIMiddleware (``application``, served by
+gunicorn in tests) or ThunderIDASGIMiddleware (``asgi_application``, uvicorn): ``/public``
+for everyone, ``/profile`` (sync) and ``/async-profile`` behind ``@login_required``,
+``/whoami`` reading the context (through the ``MIDDLEWARE`` class) without requiring it,
+``/staff`` and ``/admin`` behind ``@require``."""
 
 from __future__ import annotations
 
@@ -11,17 +13,18 @@ settings.configure(
     SECRET_KEY="django-test-only-secret-key-0123456789",
     ROOT_URLCONF=__name__,
     ALLOWED_HOSTS=["127.0.0.1", "localhost"],
-    MIDDLEWARE=[],
+    MIDDLEWARE=["thunderid_mw.integrations.django.AuthContextMiddleware"],
     INSTALLED_APPS=[],
 )
 
+from django.core.asgi import get_asgi_application  # noqa: E402
 from django.core.wsgi import get_wsgi_application  # noqa: E402
 from django.http import HttpRequest, HttpResponse, JsonResponse  # noqa: E402
 from django.urls import path  # noqa: E402
 
 from tests.apps.common import config_from_env  # noqa: E402
-from thunderid_mw import ThunderIDWSGIMiddleware  # noqa: E402
-from thunderid_mw.integrations.django import get_auth, login_required  # noqa: E402
+from thunderid_mw import ThunderIDASGIMiddleware, ThunderIDWSGIMiddleware  # noqa: E402
+from thunderid_mw.integrations.django import get_auth, login_required, require  # noqa: E402
 
 
 def public(request: HttpRequest) -> HttpResponse:
@@ -34,13 +37,36 @@ def profile(request: HttpRequest) -> JsonResponse:
     return JsonResponse(dict(get_auth(request).user))
 
 
+@login_required
+async def async_profile(request: HttpRequest) -> JsonResponse:
+    return JsonResponse(dict(get_auth(request).user))
+
+
 def whoami(request: HttpRequest) -> JsonResponse:
-    ctx = get_auth(request)
+    ctx = request.thunderid  # type: ignore[attr-defined]  # set by AuthContextMiddleware
     return JsonResponse({"signed_in": ctx.is_signed_in, "sub": ctx.user.get("sub")})
 
 
-urlpatterns = [path("public", public), path("profile", profile), path("whoami", whoami)]
+@require(scopes="openid", claims={"name": "Alice Liddell"})
+async def staff(request: HttpRequest) -> HttpResponse:
+    return HttpResponse("staff")
+
+
+@require(roles="admin")
+def admin(request: HttpRequest) -> HttpResponse:
+    return HttpResponse("admin")
+
+
+urlpatterns = [
+    path("public", public),
+    path("profile", profile),
+    path("async-profile", async_profile),
+    path("whoami", whoami),
+    path("staff", staff),
+    path("admin", admin),
+]
 
 # /profile is protected by the decorator only: protected_paths (from the test config)
 # cover /private and /api, not this.
 application = ThunderIDWSGIMiddleware(get_wsgi_application(), config_from_env())
+asgi_application = ThunderIDASGIMiddleware(get_asgi_application(), config_from_env())

@@ -1,56 +1,66 @@
-"""Django helpers for ``ThunderIDWSGIMiddleware`` (Django's ``request.META`` is the WSGI
-environ the middleware fills).
+"""Django helpers, under WSGI or ASGI, for sync and ``async def`` views.
 
-In ``wsgi.py``::
+Wrap the application the project serves::
 
+    # wsgi.py
     application = ThunderIDWSGIMiddleware(get_wsgi_application(), ThunderIDConfig.from_env())
+    # asgi.py
+    application = ThunderIDASGIMiddleware(get_asgi_application(), ThunderIDConfig.from_env())
 
 In views::
 
-    from thunderid_mw.integrations.django import get_auth, login_required
+    from thunderid_mw.integrations.django import get_auth, login_required, require
 
     @login_required
     def profile(request):
         return JsonResponse(dict(get_auth(request).user))
 
-``@login_required`` lets signed-in requests through and answers the others exactly as the
-middleware does on ``protected_paths`` (browsers: sign in and come back; code: 401).
+    @require(scopes="orders:read")      # signed in without the scope: 403
+    async def orders(request): ...
+
+Optionally add ``"thunderid_mw.integrations.django.AuthContextMiddleware"`` to
+``MIDDLEWARE``: it sets ``request.thunderid`` to the context for templates and views.
 """
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable
-from typing import Any, TypeVar, cast
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from typing import Any, TypeVar
 
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.http import HttpRequest, HttpResponse
 
 from ..context import AuthContext
-from . import context_in, sign_in_answer
+from ..core.responses import Response as CoreResponse
+from . import context_in, sign_in_required
+from ._guard import guard, requirement_of
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+_HOW = (
+    "wrap Django's application, application = ThunderIDWSGIMiddleware("
+    "get_wsgi_application(), config) or ThunderIDASGIMiddleware(get_asgi_application(), config)"
+)
+
+
+def _carrier(request: HttpRequest) -> Mapping[str, Any]:
+    # ASGIRequest keeps the ASGI scope; under WSGI request.META is the environ.
+    scope = getattr(request, "scope", None)
+    return scope if isinstance(scope, Mapping) else request.META
+
 
 def get_auth(request: HttpRequest) -> AuthContext:
-    """The ``AuthContext`` the middleware placed in this request's WSGI environ."""
-    return context_in(
-        request.META,
-        "wrap Django's WSGI application, "
-        "application = ThunderIDWSGIMiddleware(get_wsgi_application(), config)",
-    )
+    """The ``AuthContext`` the middleware placed in this request's environ or scope."""
+    return context_in(_carrier(request), _HOW)
 
 
-def sign_in_required_response(request: HttpRequest, ctx: AuthContext | None = None) -> HttpResponse:
-    """What the middleware answers a signed-out request to a protected path."""
-    ctx = ctx or get_auth(request)
-    answer = sign_in_answer(
-        ctx,
-        method=request.method or "GET",
-        path=request.path_info,
-        query_string=request.META.get("QUERY_STRING", ""),
-        cookie_header=request.META.get("HTTP_COOKIE"),
-        header=request.headers.get,
-    )
+def _carrier_of_view(request: HttpRequest, *_: Any, **__: Any) -> Mapping[str, Any]:
+    get_auth(request)  # a missing middleware is named before anything else
+    return _carrier(request)
+
+
+def to_response(answer: CoreResponse) -> HttpResponse:
+    """The core's answer as a Django response."""
     response = HttpResponse(answer.body, status=answer.status)
     for name, value in answer.headers:
         if name.lower() == "set-cookie":
@@ -60,17 +70,58 @@ def sign_in_required_response(request: HttpRequest, ctx: AuthContext | None = No
     return response
 
 
+def sign_in_required_response(request: HttpRequest, ctx: AuthContext | None = None) -> HttpResponse:
+    """What the middleware answers a signed-out request to a protected path."""
+    return to_response(sign_in_required(_carrier_of_view(request)))
+
+
+def require(
+    *,
+    scopes: str | Iterable[str] = (),
+    claims: Mapping[str, str | Iterable[str]] | None = None,
+    groups: str | Iterable[str] = (),
+    roles: str | Iterable[str] = (),
+) -> Callable[[F], F]:
+    """Run the view only for a signed-in user with all ``scopes``, the ``claims`` (name ->
+    accepted values), one of ``groups`` and one of ``roles``; others get 401/redirect or 403."""
+    requirement = requirement_of(scopes, claims, groups, roles)
+    return lambda view: guard(view, requirement, _carrier_of_view, to_response)
+
+
 def login_required(view: F) -> F:
-    """Run ``view`` only for a signed-in user (see ``sign_in_required_response``)."""
-
-    @functools.wraps(view)
-    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
-        ctx = get_auth(request)
-        if not ctx.is_signed_in:
-            return sign_in_required_response(request, ctx)
-        return view(request, *args, **kwargs)
-
-    return cast(F, wrapper)
+    """Run ``view`` (sync or async) only for a signed-in user."""
+    return guard(view, None, _carrier_of_view, to_response)
 
 
-__all__ = ["get_auth", "login_required", "sign_in_required_response"]
+class AuthContextMiddleware:
+    """Django ``MIDDLEWARE`` entry: ``request.thunderid`` is the request's ``AuthContext``
+    (sync and async stacks alike)."""
+
+    sync_capable = True
+    async_capable = True
+
+    def __init__(self, get_response: Callable[[HttpRequest], Any]):
+        self.get_response = get_response
+        self.is_async = iscoroutinefunction(get_response)
+        if self.is_async:
+            markcoroutinefunction(self)
+
+    def __call__(self, request: HttpRequest) -> Any:
+        request.thunderid = get_auth(request)
+        if self.is_async:
+            return self._call_async(request)
+        return self.get_response(request)
+
+    async def _call_async(self, request: HttpRequest) -> HttpResponse:
+        response: Awaitable[HttpResponse] = self.get_response(request)
+        return await response
+
+
+__all__ = [
+    "AuthContextMiddleware",
+    "get_auth",
+    "login_required",
+    "require",
+    "sign_in_required_response",
+    "to_response",
+]

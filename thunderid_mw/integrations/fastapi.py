@@ -2,11 +2,15 @@
 
 app = FastAPI()
 app.add_middleware(ThunderIDASGIMiddleware, config_or_client=config)
-app.add_exception_handler(SignInRequired, sign_in_required_handler)
+app.add_exception_handler(AuthRefused, auth_refused_handler)
 
 @app.get("/profile")
 async def profile(auth: RequiredAuth):       # signed in, or redirect / 401
     return auth.user
+
+@app.get("/admin")
+async def admin(auth: Annotated[AuthContext, Depends(requires(roles="admin"))]):  # else 403
+    ...
 
 @app.get("/")
 async def home(auth: CurrentAuth):           # anyone; auth.is_signed_in says which
@@ -21,9 +25,13 @@ from fastapi import Depends
 
 from ..context import AuthContext
 from .starlette import (
+    AuthRefused,
+    Forbidden,
     SignInRequired,
+    auth_refused_handler,
     get_auth,
     require_auth,
+    requires,
     sign_in_required,
     sign_in_required_handler,
 )
@@ -34,11 +42,15 @@ CurrentAuth = Annotated[AuthContext, Depends(get_auth)]
 RequiredAuth = Annotated[AuthContext, Depends(require_auth)]
 
 __all__ = [
+    "AuthRefused",
     "CurrentAuth",
+    "Forbidden",
     "RequiredAuth",
     "SignInRequired",
+    "auth_refused_handler",
     "get_auth",
     "require_auth",
+    "requires",
     "sign_in_required",
     "sign_in_required_handler",
 ]

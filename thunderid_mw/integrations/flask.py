@@ -1,64 +1,76 @@
-"""Flask helpers for ``ThunderIDWSGIMiddleware``.
+"""Flask helpers (sync or ``async def`` views) for ``ThunderIDWSGIMiddleware``.
 
     app.wsgi_app = ThunderIDWSGIMiddleware(app.wsgi_app, config)
 
     @app.get("/profile")
     @login_required
     def profile():
-        return current_auth().user
+        return dict(current_auth().user)
+
+    @app.get("/admin")
+    @require(roles="admin")          # signed in but not an admin: 403
+    async def admin(): ...
 
 ``current_auth()`` is the request's ``AuthContext``; ``@login_required`` lets signed-in
-requests through and answers the others as the middleware does for ``protected_paths``.
+requests through and answers the others as the middleware does for ``protected_paths``;
+``@require(scopes=, claims=, groups=, roles=)`` also answers 403 to a signed-in user who
+lacks them (see ``thunderid_mw.integrations``).
 """
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable
-from typing import Any, TypeVar, cast
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, TypeVar
 
 from flask import Response, request
 
 from ..context import AuthContext
-from . import context_in, sign_in_answer
+from ..core.responses import Response as CoreResponse
+from . import context_in, sign_in_required
+from ._guard import guard, requirement_of
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+_HOW = "wrap the Flask app with app.wsgi_app = ThunderIDWSGIMiddleware(app.wsgi_app, config)"
 
 
 def current_auth() -> AuthContext:
     """The ``AuthContext`` the middleware placed in this request's WSGI environ."""
-    return context_in(
-        request.environ,
-        "wrap the Flask app with app.wsgi_app = ThunderIDWSGIMiddleware(app.wsgi_app, config)",
-    )
+    return context_in(request.environ, _HOW)
+
+
+def _environ(*_: Any, **__: Any) -> Mapping[str, Any]:
+    current_auth()  # a missing middleware is named before anything else
+    return request.environ
+
+
+def to_response(answer: CoreResponse) -> Response:
+    """The core's answer as a Flask response."""
+    return Response(answer.body, status=answer.status, headers=answer.headers)
 
 
 def sign_in_required_response(ctx: AuthContext | None = None) -> Response:
     """What the middleware answers a signed-out request to a protected path: a redirect to
     sign-in (and back here) for a browser, 401 JSON with ``WWW-Authenticate`` for code."""
-    ctx = ctx or current_auth()
-    answer = sign_in_answer(
-        ctx,
-        method=request.method,
-        path=request.path,
-        query_string=request.query_string.decode("latin-1"),
-        cookie_header=request.headers.get("Cookie"),
-        header=request.headers.get,
-    )
-    return Response(answer.body, status=answer.status, headers=answer.headers)
+    return to_response(sign_in_required(_environ()))
+
+
+def require(
+    *,
+    scopes: str | Iterable[str] = (),
+    claims: Mapping[str, str | Iterable[str]] | None = None,
+    groups: str | Iterable[str] = (),
+    roles: str | Iterable[str] = (),
+) -> Callable[[F], F]:
+    """Run the view only for a signed-in user with all ``scopes``, the ``claims`` (name ->
+    accepted values), one of ``groups`` and one of ``roles``; others get 401/redirect or 403."""
+    requirement = requirement_of(scopes, claims, groups, roles)
+    return lambda view: guard(view, requirement, _environ, to_response)
 
 
 def login_required(view: F) -> F:
-    """Run ``view`` only for a signed-in user (see ``sign_in_required_response``)."""
-
-    @functools.wraps(view)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        ctx = current_auth()
-        if not ctx.is_signed_in:
-            return sign_in_required_response(ctx)
-        return view(*args, **kwargs)
-
-    return cast(F, wrapper)
+    """Run ``view`` (sync or async) only for a signed-in user."""
+    return guard(view, None, _environ, to_response)
 
 
-__all__ = ["current_auth", "login_required", "sign_in_required_response"]
+__all__ = ["current_auth", "login_required", "require", "sign_in_required_response", "to_response"]

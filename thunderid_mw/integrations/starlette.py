@@ -1,15 +1,21 @@
 """Starlette (and FastAPI) helpers for ``ThunderIDASGIMiddleware``.
 
-* ``get_auth(request)`` -- the request's ``AuthContext`` (HTTP or WebSocket);
+* ``get_auth(conn)`` -- the request's ``AuthContext`` (HTTP or WebSocket);
 * ``require_auth`` -- a FastAPI dependency returning the context of a signed-in user; for
   anyone else it raises ``SignInRequired``, an ``HTTPException`` carrying what the
   middleware answers on a ``protected_paths`` path (browser: redirect to sign-in and back;
-  code: 401 with ``WWW-Authenticate``). Register ``sign_in_required_handler`` for
-  ``SignInRequired`` to send that answer byte for byte; without it the framework's own
-  ``HTTPException`` handler sends the same status and headers with its own body.
+  code: 401 with ``WWW-Authenticate``);
+* ``requires(scopes=, claims=, groups=, roles=)`` -- a dependency that also raises
+  ``Forbidden`` (403) for a signed-in user without them.
+
+Register ``auth_refused_handler`` for ``AuthRefused`` (the base of both) to send the
+middleware's answer byte for byte; without it the framework's own ``HTTPException``
+handler sends the same status and headers with its own body.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
 
 from starlette.exceptions import HTTPException
 from starlette.requests import HTTPConnection, Request
@@ -17,7 +23,9 @@ from starlette.responses import Response
 
 from ..context import AuthContext
 from ..core.responses import Response as CoreResponse
-from . import context_in, sign_in_answer
+from . import authorize, context_in
+from . import sign_in_required as sign_in_answer
+from ._guard import requirement_of
 
 _BODY_HEADERS = ("content-type", "content-length")
 
@@ -31,27 +39,37 @@ def get_auth(conn: HTTPConnection) -> AuthContext:
     )
 
 
-class SignInRequired(HTTPException):
-    """A request that needs a signed-in user; ``response`` is the middleware's answer."""
+class AuthRefused(HTTPException):
+    """The request may not go on; ``response`` is the middleware's answer."""
 
-    def __init__(self, response: CoreResponse, message: str = "Sign-in required."):
+    def __init__(self, response: CoreResponse, message: str):
         headers = {k: v for k, v in response.headers if k.lower() not in _BODY_HEADERS}
         super().__init__(status_code=response.status, detail=message, headers=headers)
         self.response = response
 
 
-def sign_in_required(request: Request, ctx: AuthContext | None = None) -> SignInRequired:
-    """The exception to raise for a signed-out ``request`` (see the module docstring)."""
-    ctx = ctx or get_auth(request)
-    answer = sign_in_answer(
-        ctx,
-        method=request.method,
-        path=request.url.path,
-        query_string=request.url.query,
-        cookie_header=request.headers.get("cookie"),
-        header=request.headers.get,
-    )
-    return SignInRequired(answer)
+class SignInRequired(AuthRefused):
+    """A request that needs a signed-in user (redirect to sign in, or 401)."""
+
+    def __init__(self, response: CoreResponse, message: str = "Sign-in required."):
+        super().__init__(response, message)
+
+
+class Forbidden(AuthRefused):
+    """A signed-in user without the required scopes, claims, groups or roles (403)."""
+
+    def __init__(self, response: CoreResponse, message: str = "Forbidden."):
+        super().__init__(response, message)
+
+
+def _refusal(answer: CoreResponse) -> AuthRefused:
+    return Forbidden(answer) if answer.status == 403 else SignInRequired(answer)
+
+
+def sign_in_required(request: HTTPConnection, ctx: AuthContext | None = None) -> SignInRequired:
+    """The exception to raise for a signed-out ``request``."""
+    get_auth(request)
+    return SignInRequired(sign_in_answer(request.scope))
 
 
 def require_auth(request: Request) -> AuthContext:
@@ -62,11 +80,30 @@ def require_auth(request: Request) -> AuthContext:
     return ctx
 
 
-async def sign_in_required_handler(request: Request, exc: Exception) -> Response:
-    """Exception handler sending ``SignInRequired.response`` as it is."""
-    if not isinstance(exc, SignInRequired):
-        raise exc
-    answer = exc.response
+def requires(
+    *,
+    scopes: str | Iterable[str] = (),
+    claims: Mapping[str, str | Iterable[str]] | None = None,
+    groups: str | Iterable[str] = (),
+    roles: str | Iterable[str] = (),
+) -> Callable[[Request], AuthContext]:
+    """A FastAPI dependency: the context of a signed-in user with all ``scopes``, the
+    ``claims`` (name -> accepted values), one of ``groups`` and one of ``roles``; else
+    ``SignInRequired`` or ``Forbidden``."""
+    requirement = requirement_of(scopes, claims, groups, roles)
+
+    def dependency(request: Request) -> AuthContext:
+        ctx = get_auth(request)
+        refusal = authorize(request.scope, requirement)
+        if refusal is not None:
+            raise _refusal(refusal)
+        return ctx
+
+    return dependency
+
+
+def to_response(answer: CoreResponse) -> Response:
+    """The core's answer as a Starlette response, headers as they are."""
     response = Response(answer.body, status_code=answer.status)
     response.raw_headers = [
         (name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in answer.headers
@@ -74,10 +111,25 @@ async def sign_in_required_handler(request: Request, exc: Exception) -> Response
     return response
 
 
+async def auth_refused_handler(request: Request, exc: Exception) -> Response:
+    """Exception handler sending ``AuthRefused.response`` as it is."""
+    if not isinstance(exc, AuthRefused):
+        raise exc
+    return to_response(exc.response)
+
+
+#: The earlier name of ``auth_refused_handler``.
+sign_in_required_handler = auth_refused_handler
+
 __all__ = [
+    "AuthRefused",
+    "Forbidden",
     "SignInRequired",
+    "auth_refused_handler",
     "get_auth",
     "require_auth",
+    "requires",
     "sign_in_required",
     "sign_in_required_handler",
+    "to_response",
 ]

@@ -1,0 +1,55 @@
+"""One view decorator for sync and async views: ask ``authorize`` first, run the view only
+when it says yes. Framework modules supply how to find the request's carrier (environ or
+scope) and how to turn the core's ``Response`` into theirs."""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, TypeVar, cast
+
+from ..core.authorization import Requirement
+from ..core.responses import Response
+from . import Carrier, authorize
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def requirement_of(
+    scopes: str | Iterable[str],
+    claims: Mapping[str, str | Iterable[str]] | None,
+    groups: str | Iterable[str],
+    roles: str | Iterable[str],
+) -> Requirement | None:
+    requirement = Requirement.of(scopes=scopes, claims=claims, groups=groups, roles=roles)
+    return None if requirement == Requirement() else requirement
+
+
+def guard(
+    view: F,
+    requirement: Requirement | None,
+    carrier_of: Callable[..., Carrier],
+    answer: Callable[[Response], Any],
+) -> F:
+    """``view`` wrapped: ``carrier_of(*args, **kwargs)`` finds the request; a refusal is
+    sent as ``answer(response)``. An ``async def`` view stays a coroutine function."""
+    if inspect.iscoroutinefunction(view):
+
+        @functools.wraps(view)
+        async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
+            refusal = authorize(carrier_of(*args, **kwargs), requirement)
+            if refusal is not None:
+                return answer(refusal)
+            return await view(*args, **kwargs)
+
+        return cast(F, async_wrapper)
+
+    @functools.wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        refusal = authorize(carrier_of(*args, **kwargs), requirement)
+        if refusal is not None:
+            return answer(refusal)
+        return view(*args, **kwargs)
+
+    return cast(F, wrapper)
