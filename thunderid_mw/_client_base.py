@@ -88,7 +88,11 @@ class ClientBase:
         self._entries: dict[str, Entry] = {}
         # store key -> when a failed refresh may be tried again (this process only).
         self._refresh_failed: dict[str, float] = {}
-        self.signed_out = AuthContext(self)  # type: ignore[arg-type]
+        self.signed_out = AuthContext(self)
+
+    def actions(self, ctx: AuthContext) -> Any:
+        """The typed actions for ``ctx`` (each client narrows the type)."""
+        raise NotImplementedError
 
     def session_key(self, session_id: str) -> str:
         return self.keys.store_key_for("s", session_id)
@@ -136,11 +140,11 @@ class ClientBase:
     def _adopt(self, session_id: str, entry: Entry, loaded: Loaded) -> Entry:
         record = loaded.record
         if record.ended is not None:
-            ctx = AuthContext(self, ended_reason=record.ended)  # type: ignore[arg-type]
+            ctx = AuthContext(self, ended_reason=record.ended)
         else:
             tokens = record.tokens
             ctx = AuthContext(
-                self,  # type: ignore[arg-type]
+                self,
                 session_id=session_id,
                 user=record.claims,
                 access_token=tokens.access_token,
@@ -166,7 +170,7 @@ class ClientBase:
         if resolved.loaded is None:
             if resolved.ended is None:
                 return self.signed_out
-            return AuthContext(self, ended_reason=resolved.ended)  # type: ignore[arg-type]
+            return AuthContext(self, ended_reason=resolved.ended)
         return self._adopt(session_id, entry, resolved.loaded).ctx  # type: ignore[return-value]
 
     # Flows ------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ import httpx
 from ._client_base import ClientBase
 from ._http import client_options, describe_failure, is_tls_error, request_args
 from ._logging import emit
+from .actions import AsyncSessionActions, SessionActions
 from .context import AuthContext
 from .core import effects as fx
 from .core.config import ThunderIDConfig, TokenExchangeConfig
@@ -29,6 +30,7 @@ from .core.id_token import decode_unverified_claims
 from .core.responses import Response
 from .core.routing import Route
 from .core.session import EndReason
+from .token_source import BlockingTokenSource, TokenSource
 
 T = TypeVar("T")
 
@@ -226,6 +228,21 @@ class ThunderIDClient(ClientBase):
         """Call the token endpoint as ``config`` says (Node SDK ``exchangeToken``)."""
         return self._run(self._exchange_flow(config, session_id))
 
+    # Typed actions and the token source -------------------------------------------------
+
+    def actions(self, ctx: AuthContext) -> SessionActions:
+        """What ``ctx``'s request can do for its session (exchange, revoke, sign out,
+        an ``httpx.Auth``), typed for sync code."""
+        return SessionActions(self, ctx.session_id if ctx.is_signed_in else None)
+
+    def access_token_for(self, session_id: str, rejected: str | None = None) -> str:
+        """``TokenSource``: the session's access token; with ``rejected``, one other than
+        that token (refreshed single-flight unless a sibling already replaced it)."""
+        if rejected is None:
+            return self.get_access_token(session_id)
+        ctx = self.context_for_session(session_id, rejected_token=rejected)
+        return ctx.require_access_token()
+
 
 class AsyncThunderIDClient(ClientBase):
     """The awaitable twin of ``ThunderIDClient`` (same method names)."""
@@ -236,6 +253,8 @@ class AsyncThunderIDClient(ClientBase):
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
         self._held: dict[tuple[str, str], asyncio.Lock] = {}
         self._provider_lock = asyncio.Lock()  # see ThunderIDClient
+        # The loop this client last served a session on (for blocking_token_source).
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     async def aclose(self) -> None:
         await self._http.aclose()
@@ -333,6 +352,7 @@ class AsyncThunderIDClient(ClientBase):
     async def context_for_session(
         self, session_id: str, *, force_refresh: bool = False, rejected_token: str | None = None
     ) -> AuthContext:
+        self._loop = asyncio.get_running_loop()
         entry = self._entry(session_id)
         item = await self.store.aload(entry.key)
         ctx = self._fresh_context(entry, item, force_refresh, rejected_token)
@@ -395,6 +415,30 @@ class AsyncThunderIDClient(ClientBase):
         self, config: TokenExchangeConfig, session_id: str | None = None
     ) -> dict[str, Any] | None:
         return await self._run(self._exchange_flow(config, session_id))
+
+    # Typed actions and the token sources ------------------------------------------------
+
+    def actions(self, ctx: AuthContext) -> AsyncSessionActions:
+        """What ``ctx``'s request can do for its session, typed for async code."""
+        return AsyncSessionActions(self, ctx.session_id if ctx.is_signed_in else None)
+
+    async def access_token_for(self, session_id: str, rejected: str | None = None) -> str:
+        """``AsyncTokenSource``: see ``ThunderIDClient.access_token_for``."""
+        if rejected is None:
+            return await self.get_access_token(session_id)
+        ctx = await self.context_for_session(session_id, rejected_token=rejected)
+        return ctx.require_access_token()
+
+    def blocking_token_source(self) -> TokenSource:
+        """A ``TokenSource`` for sync code running in a worker thread while this client
+        serves an ASGI app (a Django sync view, ``run_in_threadpool``): each call runs on
+        the event loop this client last ran on, and the thread waits for the answer."""
+        if self._loop is None:
+            raise RuntimeError(
+                "this AsyncThunderIDClient has not run on an event loop yet: use it "
+                "from a request the ASGI middleware has served"
+            )
+        return BlockingTokenSource(self, self._loop)
 
 
 __all__ = ["AsyncThunderIDClient", "ThunderIDClient"]

@@ -1,20 +1,22 @@
 """``AuthContext``: what the middleware puts at ``environ["thunderid"]`` /
-``scope["thunderid"]`` for every request."""
+``scope["thunderid"]`` for every request.
+
+A value: it imports only the core. Its owner (the client that made it) is reached through
+a small protocol, so this module never imports the client, and the client's typed action
+forms (``client.actions(ctx)``: ``SessionActions`` / ``AsyncSessionActions``) live beside
+the client.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 from urllib.parse import quote
 
-from .core.config import TokenExchangeConfig
+from .core.config import ThunderIDConfig, TokenExchangeConfig
 from .core.errors import NotSignedIn
 from .core.session import EndReason
-
-if TYPE_CHECKING:
-    from .client import AsyncThunderIDClient, ThunderIDClient
-    from .httpx_auth import ThunderIDAuth
 
 #: Where the middlewares put the context: ``environ[CONTEXT_KEY]`` / ``scope[CONTEXT_KEY]``.
 CONTEXT_KEY = "thunderid"
@@ -22,12 +24,25 @@ CONTEXT_KEY = "thunderid"
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
 
 
+class ContextOwner(Protocol):
+    """What a context needs from the client that made it: its configuration (route
+    paths) and the typed actions for a context (``ThunderIDClient.actions`` returns
+    ``SessionActions``, ``AsyncThunderIDClient.actions`` ``AsyncSessionActions``)."""
+
+    @property
+    def config(self) -> ThunderIDConfig: ...
+
+    def actions(self, ctx: AuthContext) -> Any: ...
+
+
 class AuthContext:
     """The session of one request, read-only. Contexts of the same session version are
     shared between requests, so they hold no per-request state.
 
-    Actions (``exchange_token``, ``revoke_access_token``) run through the middleware's
-    client: under WSGI they return their result, under ASGI they return an awaitable.
+    Actions (``exchange_token``, ``revoke_access_token``, ``sign_out``, ``auth``) run
+    through the middleware's client: under WSGI they return their result, under ASGI an
+    awaitable. For typed forms use ``ctx.client.actions(ctx)`` or the client you hold:
+    ``client.actions(ctx)`` is ``SessionActions`` (sync) or ``AsyncSessionActions``.
     """
 
     __slots__ = (
@@ -46,7 +61,7 @@ class AuthContext:
 
     def __init__(
         self,
-        client: ThunderIDClient | AsyncThunderIDClient,
+        client: ContextOwner,
         *,
         session_id: str | None = None,
         user: Mapping[str, Any] | None = None,
@@ -119,7 +134,8 @@ class AuthContext:
         return self._ended_reason
 
     @property
-    def client(self) -> ThunderIDClient | AsyncThunderIDClient:
+    def client(self) -> ContextOwner:
+        """The client that made this context (the middleware's)."""
         return self._client
 
     def require_access_token(self) -> str:
@@ -147,20 +163,22 @@ class AuthContext:
         return sign_in + "?return_to=" + quote(return_to, safe="/")
 
     def exchange_token(self, config: TokenExchangeConfig) -> Any:
-        return self._client.exchange_token(config, self._session_id)
+        return self._client.actions(self).exchange_token(config)
 
     def revoke_access_token(self) -> Any:
-        return self._client.revoke_access_token(self._require_session())
+        self._require_session()
+        return self._client.actions(self).revoke_access_token()
 
     def sign_out(self) -> Any:
         """End the session (revoking its tokens); returns the end-session URL."""
-        return self._client.sign_out(self._require_session())
+        self._require_session()
+        return self._client.actions(self).sign_out()
 
-    def auth(self) -> ThunderIDAuth:
-        """An ``httpx.Auth`` sending this session's access token (refreshing on a 401)."""
-        from .httpx_auth import ThunderIDAuth
-
-        return ThunderIDAuth(self._client, self._require_session())
+    def auth(self) -> Any:
+        """An ``httpx.Auth`` (``ThunderIDAuth``) sending this session's access token
+        (refreshing on a 401)."""
+        self._require_session()
+        return self._client.actions(self).auth()
 
     def _require_session(self) -> str:
         if self._session_id is None or not self._signed_in:

@@ -2,44 +2,52 @@
 
 It sends the session's access token (fresh: refreshed when due) and, when the API answers
 401, refreshes once — single-flight with every other request of the session — and retries
-once. Works with ``httpx.Client`` and ``httpx.AsyncClient``; ``asyncio.gather`` of many
-calls shares one refresh.
+once. The token comes from a ``TokenSource`` (``ThunderIDClient``) or an
+``AsyncTokenSource`` (``AsyncThunderIDClient``). Works with ``httpx.Client`` and
+``httpx.AsyncClient``; ``asyncio.gather`` of many calls shares one refresh.
 """
 
 from __future__ import annotations
 
 import asyncio
+import inspect
 from collections.abc import AsyncGenerator, Generator
-from typing import TYPE_CHECKING
+from typing import cast
 
 import httpx
 
-if TYPE_CHECKING:
-    from .client import AsyncThunderIDClient, ThunderIDClient
+from .token_source import AsyncTokenSource, TokenSource
 
 
 class ThunderIDAuth(httpx.Auth):
-    def __init__(self, client: ThunderIDClient | AsyncThunderIDClient, session_id: str):
-        self.client = client
+    def __init__(self, source: TokenSource | AsyncTokenSource, session_id: str):
+        self.source = source
         self.session_id = session_id
+        self._is_async = inspect.iscoroutinefunction(source.access_token_for)
+
+    @property
+    def client(self) -> TokenSource | AsyncTokenSource:
+        """The token source (named ``client`` before token sources existed)."""
+        return self.source
+
+    def _sync_source(self) -> TokenSource:
+        if not self._is_async:
+            return cast(TokenSource, self.source)
+        # An async client used from sync code in a worker thread (e.g. a sync view under
+        # an ASGI server): each token call runs on the client's event loop.
+        return cast(AsyncTokenSource, self.source).blocking_token_source()
 
     def sync_auth_flow(
         self, request: httpx.Request
     ) -> Generator[httpx.Request, httpx.Response, None]:
-        from .client import ThunderIDClient
-
-        client = self.client
-        if not isinstance(client, ThunderIDClient):
-            raise TypeError(
-                "this ThunderIDAuth holds an AsyncThunderIDClient: use it with httpx.AsyncClient"
-            )
-        token = client.get_access_token(self.session_id)
+        source = self._sync_source()
+        token = source.access_token_for(self.session_id)
         request.headers["Authorization"] = f"Bearer {token}"
         response = yield request
         if response.status_code != 401:
             return
-        renewed = client.context_for_session(self.session_id, rejected_token=token)
-        request.headers["Authorization"] = f"Bearer {renewed.require_access_token()}"
+        renewed = source.access_token_for(self.session_id, token)
+        request.headers["Authorization"] = f"Bearer {renewed}"
         yield request
 
     async def async_auth_flow(
@@ -54,18 +62,15 @@ class ThunderIDAuth(httpx.Auth):
         yield request
 
     async def _access_token(self, rejected: str | None = None) -> str:
-        from .client import AsyncThunderIDClient
+        if self._is_async:
+            source = cast(AsyncTokenSource, self.source)
+            return await source.access_token_for(self.session_id, rejected)
+        # A blocking source inside an event loop: keep the loop free.
+        blocking = cast(TokenSource, self.source)
+        return await asyncio.to_thread(blocking.access_token_for, self.session_id, rejected)
 
-        client = self.client
-        if isinstance(client, AsyncThunderIDClient):
-            if rejected is None:
-                return await client.get_access_token(self.session_id)
-            ctx = await client.context_for_session(self.session_id, rejected_token=rejected)
-            return ctx.require_access_token()
-        # A blocking client inside an event loop: keep the loop free.
-        if rejected is None:
-            return await asyncio.to_thread(client.get_access_token, self.session_id)
-        ctx = await asyncio.to_thread(
-            lambda: client.context_for_session(self.session_id, rejected_token=rejected)
-        )
-        return ctx.require_access_token()
+    def __repr__(self) -> str:  # the session id is a credential: never shown
+        return f"<ThunderIDAuth via {type(self.source).__name__}>"
+
+
+__all__ = ["ThunderIDAuth"]

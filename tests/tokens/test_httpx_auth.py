@@ -23,7 +23,7 @@ from tests.tokens.conftest import (
     client_sign_in,
     refresh_counts,
 )
-from thunderid_mw import AsyncThunderIDClient, ThunderIDAuth, ThunderIDClient
+from thunderid_mw import AsyncThunderIDClient, NotSignedIn, ThunderIDAuth, ThunderIDClient
 
 
 def sha(token: str) -> str:
@@ -143,3 +143,49 @@ class _sync_in_async:
 
     async def __aexit__(self, *exc: object) -> None:
         self.client.close()
+
+
+async def test_sync_code_in_a_worker_thread_uses_the_async_client(
+    idp_reset: IdP, protected_api: ProtectedAPI
+) -> None:
+    """A sync view under an ASGI server (Django, ``run_in_threadpool``) holds the
+    middleware's async client: ``actions(ctx).auth()`` with ``httpx.Client`` runs each
+    token call on the client's event loop, including the refresh after a 401."""
+    idp, api = idp_reset, protected_api
+    async with async_client(idp) as client:
+        session_id = uuid.uuid4().hex
+        await aclient_sign_in(client, idp, session_id)
+        ctx = await client.context_for_session(session_id)
+        token = ctx.require_access_token()
+
+        def sync_view() -> list[int]:
+            with httpx.Client(base_url=api.url, auth=client.actions(ctx).auth()) as http:
+                first = http.get("/users/me").status_code
+                api.reject_next(1)
+                return [first, http.get("/users/me").status_code]
+
+        assert await asyncio.to_thread(sync_view) == [200, 200]
+        new = await client.get_access_token(session_id)
+        source = client.actions(ctx).token_source()
+        assert await asyncio.to_thread(source.access_token_for, session_id) == new
+        with pytest.raises(RuntimeError, match="its own event loop"):
+            source.access_token_for(session_id)  # on the loop's thread it would deadlock
+
+    assert new != token
+    assert refresh_counts(idp) == (1, 0)
+    assert api.counts()["tokens"] == [sha(token), sha(token), sha(new)]
+
+
+def test_a_blocking_source_needs_a_client_that_has_run_on_a_loop(idp_reset: IdP) -> None:
+    client = AsyncThunderIDClient(client_config(idp_reset))
+    with pytest.raises(RuntimeError, match="has not run on an event loop"):
+        client.blocking_token_source()
+
+
+def test_signed_out_actions_refuse_what_needs_a_session(sync_client: Any) -> None:
+    client: ThunderIDClient = sync_client()
+    actions = client.actions(client.signed_out)
+    for act in (actions.auth, actions.revoke_access_token, actions.sign_out, actions.access_token):
+        with pytest.raises(NotSignedIn):
+            act()
+    assert "signed out" in repr(actions)
