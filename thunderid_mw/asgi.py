@@ -14,6 +14,7 @@ from typing import Any
 
 from .client import AsyncThunderIDClient
 from .context import CONTEXT_KEY
+from .core.authorization import refusal
 from .core.config import ThunderIDConfig
 from .core.cookies import session_id_from_header
 from .core.errors import ProviderError, RefreshUnavailable, StoreUnavailable, ThunderIDError
@@ -50,6 +51,7 @@ class ThunderIDASGIMiddleware:
         self.config = self.client.config
         self._route_for = self.client.router.route_for
         self._is_protected = self.client.router.is_protected
+        self._router = self.client.router
         self._cookie_name = self.config.cookie_name
         self._signed_out = self.client.signed_out
         self._cookie_needle = self._cookie_name.encode("latin-1") + b"="
@@ -90,6 +92,16 @@ class ThunderIDASGIMiddleware:
                 response = challenge(self.config, _request_info(scope), ctx.ended_reason)
                 await self._refuse(scope, send, response)
                 return
+        elif self._router.has_requirements and (
+            denied := refusal(
+                self._router.requirements_for(path),
+                ctx.user,
+                ctx.scopes,
+                lambda: _request_info(scope),
+            )
+        ):
+            await self._refuse(scope, send, denied)
+            return
         elif kind == "websocket":
             assert ctx.session_id is not None
             watch = _SessionWatch(

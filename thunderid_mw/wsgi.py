@@ -11,6 +11,7 @@ from typing import Any
 
 from .client import ThunderIDClient
 from .context import CONTEXT_KEY
+from .core.authorization import refusal
 from .core.config import ThunderIDConfig
 from .core.errors import ProviderError, RefreshUnavailable, StoreUnavailable
 from .core.handler import MAX_FORM_BYTES, RequestInfo, challenge, parse_form, unavailable_for
@@ -35,6 +36,7 @@ class ThunderIDWSGIMiddleware:
         self.config = self.client.config
         self._route_for = self.client.router.route_for
         self._is_protected = self.client.router.is_protected
+        self._router = self.client.router
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         path = _app_path(environ)
@@ -50,6 +52,11 @@ class ThunderIDWSGIMiddleware:
         if not ctx.is_signed_in and self._is_protected(path):
             response = challenge(self.config, _request_info(environ), ctx.ended_reason)
             return _send(response, start_response)
+        if ctx.is_signed_in and self._router.has_requirements:
+            requirements = self._router.requirements_for(path)
+            denied = refusal(requirements, ctx.user, ctx.scopes, lambda: _request_info(environ))
+            if denied is not None:
+                return _send(denied, start_response)
         environ[CONTEXT_KEY] = ctx.mounted(mount_prefix(mount)) if mount else ctx
         return self.app(environ, start_response)
 

@@ -6,6 +6,8 @@ Endpoints (``/private`` and ``/api/`` are protected by the middleware):
     /api/whoami      200 JSON: sub, a hash of the access token, expires_at, ended_reason
     /api/token       200 JSON: the access token itself (tests compare tokens across requests)
     /links           200 JSON: the context's sign-in and sign-out paths (mount prefixes)
+    /private/named   200 text; path_requirements: the claim name = "Alice Liddell"
+    /api/admin       path_requirements: the role admin (no test user has it: 403)
 """
 
 from __future__ import annotations
@@ -16,11 +18,18 @@ import os
 from typing import Any
 
 from thunderid_mw import AuthContext, ThunderIDConfig
+from thunderid_mw.integrations import Requirement
 
 
 def config_from_env() -> ThunderIDConfig:
     """The app's config: THUNDERID_* variables set by the test that starts the server."""
-    return ThunderIDConfig.from_env(protected_paths=("/private", "/api"))
+    return ThunderIDConfig.from_env(
+        protected_paths=("/private", "/api"),
+        path_requirements={
+            "/private/named": Requirement.of(claims={"name": "Alice Liddell"}),
+            "/api/admin": Requirement.of(roles="admin"),
+        },
+    )
 
 
 def answer(path: str, ctx: AuthContext) -> tuple[int, str, bytes]:
@@ -28,6 +37,8 @@ def answer(path: str, ctx: AuthContext) -> tuple[int, str, bytes]:
     if path == "/public":
         text = f"public signed_in={ctx.is_signed_in} ended={ctx.ended_reason}"
         return 200, "text/plain", text.encode()
+    if path == "/private/named":
+        return 200, "text/plain", f"named {ctx.user.get('name')}".encode()
     if path == "/private":
         return 200, "text/plain", f"private sub={ctx.user.get('sub')}".encode()
     if path == "/api/whoami":

@@ -8,11 +8,14 @@ these two functions, so the rule is written once.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .responses import Response, error_response
+
+if TYPE_CHECKING:
+    from .handler import RequestInfo
 
 
 def _frozen(values: str | Iterable[str]) -> frozenset[str]:
@@ -95,4 +98,19 @@ def forbidden(missing: Sequence[str], *, api: bool, mount: str = "") -> Response
     return error_response(403, "forbidden", message, api=api, links=[("Home", mount + "/")])
 
 
-__all__ = ["Requirement", "forbidden", "unmet"]
+def refusal(
+    requirements: Iterable[Requirement],
+    user: Mapping[str, Any],
+    scopes: Sequence[str],
+    request: Callable[[], RequestInfo],
+) -> Response | None:
+    """The adapters' check of ``path_requirements`` for a signed-in request: ``None`` when
+    every one is met, else ``forbidden`` (``request`` is only built then)."""
+    missing = list(dict.fromkeys(m for req in requirements for m in unmet(req, user, scopes)))
+    if not missing:
+        return None
+    info = request()
+    return forbidden(missing, api=info.is_api, mount=info.mount)
+
+
+__all__ = ["Requirement", "forbidden", "refusal", "unmet"]

@@ -18,6 +18,7 @@ from .redact import redact_url
 
 if TYPE_CHECKING:
     from ..stores.base import SessionStore
+    from .authorization import Requirement
 
 SameSite = Literal["lax", "strict", "none"]
 ClientAuthMethod = Literal["client_secret_basic", "client_secret_post", "none"]
@@ -95,6 +96,9 @@ class ThunderIDConfig:
     # OpenID Connect Back-Channel Logout endpoint (None: disabled).
     backchannel_logout_path: str | None = "/backchannel-logout"
     protected_paths: tuple[str, ...] = ()
+    # Path (prefix, as in protected_paths) -> Requirement; such paths need a signed-in
+    # user who meets it, others get 403. See core/authorization.py.
+    path_requirements: Mapping[str, Requirement] = field(default_factory=dict)
     # Provider.
     discovery_url: str | None = None
     issuer: str | None = None
@@ -162,6 +166,9 @@ class ThunderIDConfig:
         for path in self.protected_paths:
             if not path.startswith("/"):
                 raise ConfigError(f"protected_paths entries must start with '/', got {path!r}")
+        for path in self.path_requirements:
+            if not path.startswith("/"):
+                raise ConfigError(f"path_requirements keys must start with '/', got {path!r}")
         if self.ca_bundle is not None and not os.path.exists(self.ca_bundle):
             raise ConfigError(f"ca_bundle {self.ca_bundle!r} does not exist")
         if self.refresh_leeway < 0 or self.refresh_wait_timeout <= 0:

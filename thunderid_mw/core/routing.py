@@ -3,9 +3,10 @@ a request comes from a browser navigation or from code (fetch/XHR/API client).""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from enum import Enum
 
+from .authorization import Requirement
 from .config import ThunderIDConfig
 from .paths import routable_forms
 
@@ -28,12 +29,14 @@ class Router:
         }
         if config.backchannel_logout_path is not None:
             self.routes[config.backchannel_logout_path] = Route.BACKCHANNEL_LOGOUT
-        exact = [p for p in config.protected_paths if not p.endswith("*")]
-        self._exact = frozenset(p.rstrip("/") or "/" for p in exact)
-        # "/admin" protects "/admin/..."; "/admin*" also "/administrator"; "/" protects all.
-        self._prefixes = tuple(p.rstrip("/") + "/" for p in exact) + tuple(
-            p[:-1] for p in config.protected_paths if p.endswith("*")
+        protected = (*config.protected_paths, *config.path_requirements)
+        self._exact, self._prefixes = _patterns(protected)
+        self._rules = tuple(
+            (_patterns([path]), requirement)
+            for path, requirement in config.path_requirements.items()
         )
+        #: Whether any path has a requirement beyond being signed in.
+        self.has_requirements = bool(self._rules)
 
     def route_for(self, path: str, mount: str = "") -> Route | None:
         """The middleware's own route at app-relative ``path``. The callback path comes from
@@ -46,9 +49,27 @@ class Router:
     def is_protected(self, path: str) -> bool:
         """Whether app-relative ``path`` needs a session, in any form a framework could
         route it (``//admin``, ``/./admin``, ``/%2Fadmin`` all count as ``/admin``)."""
-        return any(
-            form in self._exact or form.startswith(self._prefixes) for form in routable_forms(path)
-        )
+        return _matches(path, self._exact, self._prefixes)
+
+    def requirements_for(self, path: str) -> list[Requirement]:
+        """The ``path_requirements`` that apply at app-relative ``path`` (every matching
+        entry, so a rule on ``/admin`` still holds under a rule on ``/admin/users``)."""
+        return [req for (exact, prefixes), req in self._rules if _matches(path, exact, prefixes)]
+
+
+def _patterns(paths: Iterable[str]) -> tuple[frozenset[str], tuple[str, ...]]:
+    # "/admin" covers "/admin/..."; "/admin*" also "/administrator"; "/" covers all.
+    paths = tuple(paths)
+    exact = [p for p in paths if not p.endswith("*")]
+    prefixes = tuple(p.rstrip("/") + "/" for p in exact) + tuple(
+        p[:-1] for p in paths if p.endswith("*")
+    )
+    return frozenset(p.rstrip("/") or "/" for p in exact), prefixes
+
+
+def _matches(path: str, exact: frozenset[str], prefixes: tuple[str, ...]) -> bool:
+    # In any form a framework could route it: "//admin", "/./admin", "/%2Fadmin" = "/admin".
+    return any(form in exact or form.startswith(prefixes) for form in routable_forms(path))
 
 
 def is_api_request(header: Callable[[str], str | None]) -> bool:
