@@ -10,12 +10,19 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from .responses import Response, error_response
 
-if TYPE_CHECKING:
-    from .handler import RequestInfo
+
+class _Request(Protocol):
+    """What ``refusal`` reads of a ``handler.RequestInfo`` (not imported: no cycle)."""
+
+    @property
+    def is_api(self) -> bool: ...
+
+    @property
+    def mount(self) -> str: ...
 
 
 def _frozen(values: str | Iterable[str]) -> frozenset[str]:
@@ -102,7 +109,7 @@ def refusal(
     requirements: Iterable[Requirement],
     user: Mapping[str, Any],
     scopes: Sequence[str],
-    request: Callable[[], RequestInfo],
+    request: Callable[[], _Request],
 ) -> Response | None:
     """The adapters' check of ``path_requirements`` for a signed-in request: ``None`` when
     every one is met, else ``forbidden`` (``request`` is only built then)."""
