@@ -11,13 +11,14 @@ import pytest
 
 from thunderid_mw.core import effects as fx
 from thunderid_mw.core.env import FlowEnv
-from thunderid_mw.core.errors import StoreUnavailable
+from thunderid_mw.core.errors import StoreContention, StoreUnavailable
 from thunderid_mw.core.handler import (
     MAX_FORM_BYTES,
     RequestInfo,
     challenge,
     parse_form,
     route_flow,
+    unavailable_for,
 )
 from thunderid_mw.core.redirects import MAX_RETURN_TO, safe_return_to
 from thunderid_mw.core.responses import Response
@@ -428,6 +429,27 @@ def test_callback_when_the_store_is_down_is_503(world: World, env: FlowEnv) -> N
     response = callback(world, env, browser, {"code": "c", "state": q["state"][0]})
     assert response.status == 503
     assert header_values(response, "Retry-After")
+
+
+def test_callback_when_the_store_is_contended_is_503_not_502(
+    world: World, env: FlowEnv, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    browser = Browser()
+    started = sign_in(world, env, browser)
+    q = parse_qs(urlsplit(location(started)).query)
+    idp_issues_tokens(world, q["nonce"][0])
+    monkeypatch.setattr(world, "save", lambda *args: None)  # every compare-and-set lost
+    response = callback(world, env, browser, {"code": "c", "state": q["state"][0]})
+    assert response.status == 503
+    assert header_values(response, "Retry-After") == ["5"]
+    assert b"was busy" in response.body and b"provider" not in response.body
+
+
+def test_store_contention_on_a_request_is_503_with_its_retry_after() -> None:
+    response = unavailable_for(request(), StoreContention("kept changing"))
+    assert response.status == 503
+    assert header_values(response, "Retry-After") == ["1"]
+    assert b"busy" in response.body
 
 
 def test_callback_with_repeated_parameters(world: World, env: FlowEnv) -> None:

@@ -12,7 +12,7 @@ import pytest
 from thunderid_mw.core import effects as fx
 from thunderid_mw.core.crypto import Keys
 from thunderid_mw.core.env import FlowEnv
-from thunderid_mw.core.errors import SignInError
+from thunderid_mw.core.errors import ProviderError, SignInError, StoreContention
 from thunderid_mw.core.pkce import code_challenge
 from thunderid_mw.core.signin import (
     SIGN_IN_ENTROPY,
@@ -390,3 +390,20 @@ def test_callback_checks_run_before_the_token_endpoint(world: World, env: FlowEn
     with pytest.raises(SignInError):
         world.run(complete_sign_in(env, CallbackParams.from_values("c", "other-state"), tx))
     assert world.calls == []
+
+
+def test_a_store_that_refuses_every_save_is_contention_not_a_provider_error(
+    world: World, env: FlowEnv, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Compare-and-set lost on every retry: its own error (a 503 with Retry-After at the
+    middleware), never ``ProviderError`` (a 502 blaming the identity provider)."""
+    tx = begin(env, world)
+    token_endpoint(world, good_tokens(world, tx))
+    monkeypatch.setattr(world, "save", lambda *args: None)
+    for session_id in ("c" * 43, None):
+        with pytest.raises(StoreContention) as info:
+            world.run(
+                complete_sign_in(env, CallbackParams.from_values("c", tx.state), tx, session_id)
+            )
+        assert not isinstance(info.value, ProviderError)
+        assert info.value.retry_after == 1

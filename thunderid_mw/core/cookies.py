@@ -80,9 +80,7 @@ def set_cookie(
 
 
 def session_cookie(config: ThunderIDConfig, session_id: str) -> str:
-    return set_cookie(
-        config, config.cookie_name, session_id, max_age=int(config.session_max_age)
-    )
+    return set_cookie(config, config.cookie_name, session_id, max_age=int(config.session_max_age))
 
 
 def clear_session_cookie(config: ThunderIDConfig) -> str:

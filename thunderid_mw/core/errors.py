@@ -58,6 +58,16 @@ class StoreUnavailable(ThunderIDError):
     """The session store could not be reached (e.g. Redis is down or paused)."""
 
 
+class StoreContention(StoreUnavailable):
+    """The store is up, but other requests kept changing the same session while this one
+    tried to save it (compare-and-set lost every retry). Retrying shortly succeeds; the
+    middleware answers 503 with ``Retry-After``, not an identity-provider error."""
+
+    def __init__(self, message: str, retry_after: int = 1):
+        self.retry_after = retry_after
+        super().__init__(message)
+
+
 class RefreshUnavailable(ThunderIDError):
     """A refresh could not be completed now but may succeed later (IdP down, lock wait
     timed out); ``retry_after`` is a hint in seconds."""

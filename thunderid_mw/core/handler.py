@@ -29,6 +29,7 @@ from .errors import (
     ProviderError,
     RefreshUnavailable,
     SignInError,
+    StoreContention,
     StoreUnavailable,
     TLSVerificationError,
 )
@@ -125,9 +126,10 @@ def route_flow(env: FlowEnv, route: Route, request: RequestInfo) -> Flow[Respons
         yield env.log(ERROR, f"session store unavailable: {exc}", event=events.STORE_UNAVAILABLE)
         if route is Route.CALLBACK:
             # The code is spent by now: retrying this URL cannot work, a new sign-in can.
+            why = "was busy" if isinstance(exc, StoreContention) else "is unavailable"
             return unavailable(
                 request,
-                "The sign-in could not be saved because the session store is unavailable. "
+                f"The sign-in could not be saved because the session store {why}. "
                 "Please sign in again shortly.",
                 links=[("Sign in again", request.mount + env.config.sign_in_path)],
             )
@@ -343,6 +345,8 @@ def unavailable_for(
     """The 503 for a session that cannot be served now (IdP or store away)."""
     if isinstance(exc, RefreshUnavailable):
         return unavailable(request, str(exc), exc.retry_after)
+    if isinstance(exc, StoreContention):
+        return unavailable(request, "The session is busy. Please retry.", exc.retry_after)
     if isinstance(exc, StoreUnavailable):
         return unavailable(request, "The session store is unavailable. Please retry shortly.")
     return unavailable(request, "The identity provider is unavailable. Please retry shortly.")

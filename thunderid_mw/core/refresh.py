@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from .crypto import b64url
 from .effects import AcquireLock, Flow, Now, RandomBytes, ReleaseLock, Sleep
 from .env import ERROR, WARNING, FlowEnv, Loaded
-from .errors import IDTokenError, ProviderError, TokenEndpointError
+from .errors import IDTokenError, ProviderError, StoreContention, TokenEndpointError
 from .session import EndReason, SessionRecord, user_claims
 from .token_state import RefreshOutcome, TokenState, classify
 from .tokens import TokenSet, parse_token_response
@@ -194,7 +194,7 @@ def save_tokens(
             # Someone else replaced the tokens meanwhile (we lost the lease): keep theirs.
             return reread
         current = reread
-    raise ProviderError("the session store kept changing while saving new tokens")
+    raise StoreContention("the session store kept changing while saving new tokens")
 
 
 def end_record(env: FlowEnv, key: str, loaded: Loaded, reason: EndReason) -> Flow[Loaded | None]:

@@ -22,7 +22,12 @@ from .crypto import Keys, b64url, b64url_decode
 from .discovery import ProviderMetadata
 from .effects import Flow, Now, RandomBytes
 from .env import ERROR, WARNING, FlowEnv, Loaded
-from .errors import IDTokenError, ProviderError, SignInError, TokenEndpointError
+from .errors import (
+    IDTokenError,
+    SignInError,
+    StoreContention,
+    TokenEndpointError,
+)
 from .introspection import refresh_token_expiry
 from .pkce import code_challenge, code_verifier
 from .session import SessionRecord, user_claims
@@ -279,7 +284,7 @@ def complete_sign_in(
             if version is not None:
                 yield from add_to_indexes(env, key, record.claims, env.store_expiry(record))
                 return session_id, Loaded(record, version)
-        raise ProviderError("the session store kept changing while saving the new session")
+        raise StoreContention("the session store kept changing while saving the new session")
     for _ in range(3):
         new_id = new_session_id((yield RandomBytes(SESSION_ID_BYTES)))
         key = env.keys.store_key_for("s", new_id)
@@ -287,4 +292,4 @@ def complete_sign_in(
         if version is not None:
             yield from add_to_indexes(env, key, record.claims, env.store_expiry(record))
             return new_id, Loaded(record, version)
-    raise ProviderError("could not allocate a session id")
+    raise StoreContention("could not allocate a session id (every save was refused)")
