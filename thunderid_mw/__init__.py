@@ -1,5 +1,8 @@
 """thunderid_mw: WSGI and ASGI authentication middleware for ThunderID (OAuth 2.0 / OIDC)."""
 
+from importlib.metadata import PackageNotFoundError, version
+
+from .actions import AsyncSessionActions, SessionActions
 from .asgi import ThunderIDASGIMiddleware
 from .client import AsyncThunderIDClient, ThunderIDClient
 from .context import AuthContext
@@ -20,17 +23,27 @@ from .core.errors import (
 from .core.exchange import token_exchange_params
 from .core.session import EndReason
 from .httpx_auth import ThunderIDAuth
+from .token_source import AsyncTokenSource, BlockingTokenSource, TokenSource
 from .wsgi import ThunderIDWSGIMiddleware
 
+try:
+    __version__ = version("thunderid-mw")
+except PackageNotFoundError:  # running from a source tree that was never installed
+    __version__ = "0.0.0+unknown"
+
 __all__ = [
+    "AsyncSessionActions",
     "AsyncThunderIDClient",
+    "AsyncTokenSource",
     "AuthContext",
+    "BlockingTokenSource",
     "ConfigError",
     "EndReason",
     "IDTokenError",
     "NotSignedIn",
     "ProviderError",
     "RefreshUnavailable",
+    "SessionActions",
     "SessionCookieConfig",
     "SignInError",
     "StoreContention",
@@ -44,5 +57,7 @@ __all__ = [
     "ThunderIDWSGIMiddleware",
     "TokenEndpointError",
     "TokenExchangeConfig",
+    "TokenSource",
+    "__version__",
     "token_exchange_params",
 ]

@@ -41,12 +41,24 @@ SESSION_ENDED = 4401  # WebSocket close code: the session is over
 class ThunderIDASGIMiddleware:
     """Wrap ``app``; every http/websocket scope gets ``scope["thunderid"]``."""
 
-    def __init__(self, app: ASGIApp, config_or_client: ThunderIDConfig | AsyncThunderIDClient):
+    def __init__(
+        self,
+        app: ASGIApp,
+        client: ThunderIDConfig | AsyncThunderIDClient | None = None,
+        *,
+        config_or_client: ThunderIDConfig | AsyncThunderIDClient | None = None,
+    ):
+        """``client``: the AsyncThunderIDClient to use (shared with the app's own code), or a
+        ``ThunderIDConfig`` to make one from. ``config_or_client=`` is its older name."""
+        given = client if config_or_client is None else config_or_client
+        if given is None or (client is not None and config_or_client is not None):
+            raise TypeError(
+                "ThunderIDASGIMiddleware takes one client= "
+                "(an AsyncThunderIDClient or a ThunderIDConfig)"
+            )
         self.app = app
         self.client = (
-            config_or_client
-            if isinstance(config_or_client, AsyncThunderIDClient)
-            else AsyncThunderIDClient(config_or_client)
+            given if isinstance(given, AsyncThunderIDClient) else AsyncThunderIDClient(given)
         )
         self.config = self.client.config
         self._route_for = self.client.router.route_for

@@ -26,13 +26,22 @@ WSGIApp = Callable[[Environ, StartResponse], Iterable[bytes]]
 class ThunderIDWSGIMiddleware:
     """Wrap ``app``; every request gets ``environ["thunderid"]`` (an ``AuthContext``)."""
 
-    def __init__(self, app: WSGIApp, config_or_client: ThunderIDConfig | ThunderIDClient):
+    def __init__(
+        self,
+        app: WSGIApp,
+        client: ThunderIDConfig | ThunderIDClient | None = None,
+        *,
+        config_or_client: ThunderIDConfig | ThunderIDClient | None = None,
+    ):
+        """``client``: the ThunderIDClient to use (shared with the app's own code), or a
+        ``ThunderIDConfig`` to make one from. ``config_or_client=`` is its older name."""
+        given = client if config_or_client is None else config_or_client
+        if given is None or (client is not None and config_or_client is not None):
+            raise TypeError(
+                "ThunderIDWSGIMiddleware takes one client= (a ThunderIDClient or a ThunderIDConfig)"
+            )
         self.app = app
-        self.client = (
-            config_or_client
-            if isinstance(config_or_client, ThunderIDClient)
-            else ThunderIDClient(config_or_client)
-        )
+        self.client = given if isinstance(given, ThunderIDClient) else ThunderIDClient(given)
         self.config = self.client.config
         self._route_for = self.client.router.route_for
         self._is_protected = self.client.router.is_protected

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+import pytest
 
 from tests.support.idp import IdP
 from thunderid_mw import (
@@ -82,3 +83,23 @@ async def test_asgi_middleware_uses_the_client_it_is_given(idp: IdP) -> None:
     assert ctx.is_signed_in and ctx.client is client
     assert ctx.session_id is not None
     assert (await client.get_user(ctx.session_id))["sub"] == "user-alice"
+
+
+def test_client_is_the_parameter_name_and_config_or_client_still_works(idp: IdP) -> None:
+    def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        start_response("204 No Content", [])
+        return []
+
+    config = _config(idp)
+    client = ThunderIDClient(config)
+    assert ThunderIDWSGIMiddleware(app, client=client).client is client
+    assert ThunderIDWSGIMiddleware(app, config_or_client=client).client is client
+    assert ThunderIDWSGIMiddleware(app, client=config).client.config is config
+    async_client = AsyncThunderIDClient(config)
+    assert ThunderIDASGIMiddleware(app, client=async_client).client is async_client
+    assert ThunderIDASGIMiddleware(app, config_or_client=config).client.config is config
+    for middleware in (ThunderIDWSGIMiddleware, ThunderIDASGIMiddleware):
+        with pytest.raises(TypeError, match="one client="):
+            middleware(app)
+        with pytest.raises(TypeError, match="one client="):
+            middleware(app, client=config, config_or_client=config)
