@@ -96,7 +96,8 @@ def start_server(
     extra_args: tuple[str, ...] = (),
     ready_path: str = "/public",
 ) -> Server:
-    """Start gunicorn (``kind="gunicorn"``) or uvicorn (``kind="uvicorn"``) serving ``app``."""
+    """Start gunicorn (``kind="gunicorn"``), uvicorn (``kind="uvicorn"``) or Sanic's own
+    server (``kind="sanic"``) serving ``app``."""
     if kind == "gunicorn":
         cmd = [
             sys.executable,
@@ -134,6 +135,21 @@ def start_server(
             "--log-level",
             "warning",
             "--no-access-log",
+            *extra_args,
+        ]
+    elif kind == "sanic":
+        cmd = [
+            sys.executable,
+            "-m",
+            "sanic",
+            app,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--single-process",
+            "--no-access-logs",
+            "--no-motd",
             *extra_args,
         ]
     else:
