@@ -9,6 +9,7 @@ setup:
 lint: setup
 	.venv/bin/ruff check thunderid_mw tests examples benchmarks
 	.venv/bin/mypy
+	.venv/bin/python scripts/unasync.py --check
 
 test: setup lint
 	$(PY) -m pytest -q

@@ -26,54 +26,17 @@ directly: a thread hop would cost more than the work.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
-
-@dataclass(frozen=True, slots=True)
-class StoredItem:
-    """One record as a store returns it."""
-
-    data: bytes
-    version: int
-    expires_at: float  # Unix time, seconds
-
-
-class SyncSessionStore(Protocol):
-    """The blocking half of ``SessionStore``."""
-
-    def load(self, key: str) -> StoredItem | None: ...
-
-    def save(
-        self, key: str, data: bytes, *, expires_at: float, expected_version: int | None
-    ) -> int | None: ...
-
-    def delete(self, key: str) -> None: ...
-
-    def acquire_lock(self, name: str, owner: str, lease_seconds: float) -> bool: ...
-
-    def release_lock(self, name: str, owner: str) -> bool: ...
-
-    def close(self) -> None: ...
+from ._protocol_async import AsyncSessionStore as AsyncSessionStore
+from ._protocol_sync import SyncSessionStore as SyncSessionStore
+from .item import StoredItem as StoredItem
 
 
 @runtime_checkable
-class SessionStore(SyncSessionStore, Protocol):
-    """What the middleware and client need from a session store (sync and async)."""
-
-    async def aload(self, key: str) -> StoredItem | None: ...
-
-    async def asave(
-        self, key: str, data: bytes, *, expires_at: float, expected_version: int | None
-    ) -> int | None: ...
-
-    async def adelete(self, key: str) -> None: ...
-
-    async def aacquire_lock(self, name: str, owner: str, lease_seconds: float) -> bool: ...
-
-    async def arelease_lock(self, name: str, owner: str) -> bool: ...
-
-    async def aclose(self) -> None: ...
+class SessionStore(SyncSessionStore, AsyncSessionStore, Protocol):
+    """What the middleware and client need from a session store (sync and async). The
+    async half is hand-written in ``_protocol_async.py``; the sync half is generated."""
 
 
 class LocalAsyncTwins:
