@@ -5,7 +5,6 @@ per-request fast path inline."""
 
 from __future__ import annotations
 
-import logging
 import math
 import time
 from collections.abc import Mapping
@@ -15,15 +14,14 @@ from joserfc.jwk import KeySet
 
 from .context import AuthContext
 from .core import effects as fx
-from .core import events
 from .core.config import ThunderIDConfig, TokenExchangeConfig
 from .core.crypto import Keys
 from .core.discovery import ProviderMetadata
 from .core.env import FlowEnv, Loaded
-from .core.errors import NotSignedIn, ProviderError, RefreshUnavailable, TLSVerificationError
+from .core.errors import NotSignedIn, RefreshUnavailable
 from .core.exchange import exchange_token
 from .core.handler import RequestInfo, route_flow
-from .core.id_token import load_key_set
+from .core.provider import ProviderCache, key_set_flow, metadata_flow
 from .core.records import RecordCodec
 from .core.resolve import Resolved, resolve, usable_until
 from .core.responses import Response
@@ -37,14 +35,11 @@ from .core.signin import (
     start_sign_in,
 )
 from .core.signout import end_session, sign_out_target
-from .core.tokens import parse_json_body
 from .stores import SQLiteStore, store_from_url
 from .stores.base import SessionStore, StoredItem
 
 DEFAULT_SQLITE_PATH = "thunderid-sessions.sqlite3"
 CACHE_SIZE = 10_000
-JWKS_MIN_REFETCH_INTERVAL = 30.0
-DISCOVERY_RETRY_INTERVAL = 5.0
 
 
 class Entry:
@@ -80,10 +75,8 @@ class ClientBase:
         self.router = Router(config)
         # Provider metadata is fetched on first need (GetMetadata), not at start-up.
         self.env = FlowEnv(config, self.keys, self.codec)
-        self._metadata: ProviderMetadata | None = None
-        self._metadata_error: tuple[float, ProviderError] | None = None
-        self._key_set: KeySet | None = None
-        self._key_set_at = 0.0
+        # Discovery and JWKS, cached per process (core/provider.py).
+        self.provider = ProviderCache()
         # session id -> its store key and the context of the version last seen.
         self._entries: dict[str, Entry] = {}
         # store key -> when a failed refresh may be tried again (this process only).
@@ -227,55 +220,10 @@ class ClientBase:
         return ctx
 
     def _discovery_flow(self) -> fx.Flow[ProviderMetadata]:
-        """The provider's metadata, fetched once; a failure is remembered for a few seconds
-        so a down provider is not asked on every request."""
-        if self._metadata is not None:
-            return self._metadata
-        if self._metadata_error is not None:
-            at, error = self._metadata_error
-            if time.time() - at < DISCOVERY_RETRY_INTERVAL:
-                raise error
-        url = self.config.effective_discovery_url
-        try:
-            result = yield fx.HttpCall(
-                "GET", url, "discovery endpoint", {"Accept": "application/json"}
-            )
-            _raise_failure(result)
-            if result.status != 200:
-                raise ProviderError(f"discovery at {url} answered HTTP {result.status}")
-            doc = parse_json_body(result.status, result.body, "discovery endpoint")
-            metadata = ProviderMetadata.from_json(doc, self.config.issuer or self.config.base_url)
-        except ProviderError as exc:
-            self._metadata_error = (time.time(), exc)
-            raise
-        self._metadata = metadata
-        return metadata
+        return (yield from metadata_flow(self.provider, self.config))
 
     def _key_set_flow(self, refresh: bool) -> fx.Flow[KeySet]:
-        """The provider's JWKS; ``refresh`` fetches it again (an unknown ``kid``: key
-        rotation), but not more often than every 30 s (unknown kids cost an attacker
-        nothing)."""
-        if self._key_set is not None and (
-            not refresh or time.time() - self._key_set_at < JWKS_MIN_REFETCH_INTERVAL
-        ):
-            return self._key_set
-        metadata = yield from self._discovery_flow()
-        result = yield fx.HttpCall(
-            "GET", metadata.jwks_uri, "JWKS endpoint", {"Accept": "application/json"}
-        )
-        _raise_failure(result)
-        if result.status != 200:
-            raise ProviderError(f"the JWKS at {metadata.jwks_uri} answered HTTP {result.status}")
-        key_set = load_key_set(parse_json_body(result.status, result.body, "JWKS endpoint"))
-        if key_set.unusable:
-            skipped = ", ".join(f"{kid} ({kind})" for kid, kind in key_set.unusable.items())
-            yield fx.Log(
-                logging.WARNING,
-                f"JWKS: skipped keys this library cannot use: {skipped}",
-                events.PROVIDER_KEYS_SKIPPED,
-            )
-        self._key_set, self._key_set_at = key_set, time.time()
-        return key_set
+        return (yield from key_set_flow(self.provider, self.config, refresh))
 
     def _route_flow(self, route: Route, request: RequestInfo) -> fx.Flow[Response]:
         return (yield from route_flow(self.env, route, request))
@@ -326,11 +274,6 @@ class ClientBase:
             if ctx.is_signed_in:
                 loaded = self._entry(session_id).loaded
         return (yield from exchange_token(self.env, config, key, loaded))
-
-
-def _raise_failure(result: fx.HttpResult | fx.HttpFailure) -> None:
-    if isinstance(result, fx.HttpFailure):
-        raise (TLSVerificationError if result.tls else ProviderError)(result.message)
 
 
 def open_store(store: SessionStore | str | None) -> SessionStore:

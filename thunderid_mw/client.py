@@ -99,8 +99,8 @@ class ThunderIDClient(ClientBase):
                 with self._provider_lock:
                     return self._run(self._key_set_flow(refresh))
             case fx.GetMetadata():
-                if self._metadata is not None:
-                    return self._metadata
+                if self.provider.metadata is not None:
+                    return self.provider.metadata
                 with self._provider_lock:
                     return self._run(self._discovery_flow())
             case fx.Log():
@@ -300,8 +300,8 @@ class AsyncThunderIDClient(ClientBase):
                 async with self._provider_lock:
                     return await self._run(self._key_set_flow(refresh))
             case fx.GetMetadata():
-                if self._metadata is not None:
-                    return self._metadata
+                if self.provider.metadata is not None:
+                    return self.provider.metadata
                 async with self._provider_lock:
                     return await self._run(self._discovery_flow())
             case fx.Log():
