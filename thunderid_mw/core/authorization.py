@@ -9,7 +9,7 @@ these two functions, so the rule is written once.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from .responses import Response, error_response
@@ -38,7 +38,9 @@ class Requirement:
     strings."""
 
     scopes: frozenset[str] = frozenset()
-    claims: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    # (claim name, accepted values) pairs, sorted: a tuple keeps the requirement hashable
+    # (Pyramid hashes view permissions).
+    claims: tuple[tuple[str, frozenset[str]], ...] = ()
     groups: frozenset[str] = frozenset()
     roles: frozenset[str] = frozenset()
     groups_claim: str = "groups"
@@ -58,7 +60,7 @@ class Requirement:
         """A requirement from plain strings and lists (``scopes="read"`` is one scope)."""
         return cls(
             scopes=_frozen(scopes),
-            claims={name: _frozen(values) for name, values in (claims or {}).items()},
+            claims=tuple(sorted((name, _frozen(v)) for name, v in (claims or {}).items())),
             groups=_frozen(groups),
             roles=_frozen(roles),
             groups_claim=groups_claim,
@@ -83,7 +85,7 @@ def unmet(requirement: Requirement, user: Mapping[str, Any], scopes: Sequence[st
     """What ``requirement`` asks that a session with ID-token claims ``user`` and granted
     ``scopes`` lacks, one short phrase each (no claim values: they may be personal)."""
     missing = [f"scope {s}" for s in sorted(requirement.scopes - set(scopes))]
-    for name, accepted in sorted(requirement.claims.items()):
+    for name, accepted in requirement.claims:
         have = _claim_values(user.get(name))
         if not have or (accepted and not accepted & have):
             missing.append(f"claim {name}")
