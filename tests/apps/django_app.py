@@ -6,6 +6,9 @@ for everyone, ``/profile`` (sync) and ``/async-profile`` behind ``@login_require
 
 from __future__ import annotations
 
+import os
+
+import httpx
 from django.conf import settings
 
 settings.configure(
@@ -47,6 +50,23 @@ def whoami(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"signed_in": ctx.is_signed_in, "sub": ctx.user.get("sub")})
 
 
+PROFILE_API_URL = os.environ.get("PROFILE_API_URL", "http://127.0.0.1:1").rstrip("/")
+
+
+@login_required
+def api_me_sync(request: HttpRequest) -> JsonResponse:
+    # A sync view: under ASGI it runs in a worker thread, and ctx.auth() fetches the token
+    # on the server's event loop.
+    with httpx.Client(auth=get_auth(request).auth()) as api:
+        return JsonResponse(api.get(f"{PROFILE_API_URL}/users/me").json())
+
+
+@login_required
+async def api_me_async(request: HttpRequest) -> JsonResponse:
+    async with httpx.AsyncClient(auth=get_auth(request).auth()) as api:
+        return JsonResponse((await api.get(f"{PROFILE_API_URL}/users/me")).json())
+
+
 @require(scopes="openid", claims={"name": "Alice Liddell"})
 async def staff(request: HttpRequest) -> HttpResponse:
     return HttpResponse("staff")
@@ -64,6 +84,8 @@ urlpatterns = [
     path("whoami", whoami),
     path("staff", staff),
     path("admin", admin),
+    path("api-me-sync", api_me_sync),
+    path("api-me-async", api_me_async),
 ]
 
 # /profile is protected by the decorator only: protected_paths (from the test config)

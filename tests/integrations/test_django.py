@@ -28,10 +28,17 @@ API = {"Accept": "application/json"}
     ids=["wsgi", "asgi"],
 )
 def test_django_login_required(
-    idp: IdP, serve: Callable[..., Server], tmp_path: Path, kind: str, app: str
+    idp: IdP,
+    serve: Callable[..., Server],
+    tmp_path: Path,
+    kind: str,
+    app: str,
+    protected_api_server: Server,
 ) -> None:
     port = free_port()
-    env = app_env(idp, port, f"sqlite:///{tmp_path}/s.sqlite3")
+    env = app_env(
+        idp, port, f"sqlite:///{tmp_path}/s.sqlite3", PROFILE_API_URL=protected_api_server.url
+    )
     server = serve(kind, app, env, port=port, workers=2 if kind == "gunicorn" else 1)
 
     with httpx.Client(base_url=server.url) as anonymous:
@@ -53,6 +60,12 @@ def test_django_login_required(
     assert client.get("/async-profile", headers=API).json()["sub"] == "user-alice"
     assert client.get("/whoami").json() == {"signed_in": True, "sub": "user-alice"}
     assert client.get("/staff", headers=API).text == "staff"
+    # Sync and async views call a protected API with the user's token (under ASGI the
+    # sync view's token comes through the blocking token source).
+    for view in ("/api-me-sync", "/api-me-async"):
+        me = client.get(view, headers=API)
+        assert me.status_code == 200, me.text
+        assert me.json()["sub"] == "user-alice"
     forbidden = client.get("/admin", headers=API)
     assert forbidden.status_code == 403 and forbidden.json()["error"] == "forbidden"
     assert client.get("/admin", headers=BROWSER).status_code == 403
