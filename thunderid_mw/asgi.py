@@ -3,7 +3,8 @@
 HTTP and WebSocket scopes get ``scope["thunderid"]`` (an ``AuthContext``). A WebSocket to
 a protected path without a session is refused (HTTP 403 at handshake); an open socket is
 closed (code 4401) when its session ends, noticed on its next message in either
-direction. All decisions are the core's.
+direction. Routes, protection and error answers are decided in the core (``core/``);
+this module translates scopes and messages and keeps the per-request fast path.
 """
 
 from __future__ import annotations

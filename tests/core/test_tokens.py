@@ -14,6 +14,7 @@ from thunderid_mw.core.tokens import (
     TokenSet,
     build_token_request,
     client_auth,
+    json_number,
     parse_token_response,
 )
 
@@ -118,7 +119,7 @@ def test_parse_success_with_expires_in() -> None:
     )
 
 
-@pytest.mark.parametrize("expires_in", [None, "soon", True, [1]])
+@pytest.mark.parametrize("expires_in", [None, "soon", True, [1], "nan", "inf", "-inf"])
 def test_unusable_expires_in_means_unknown(expires_in: object) -> None:
     doc: dict[str, object] = {"access_token": "at"}
     if expires_in is not None:
@@ -191,3 +192,26 @@ def test_a_token_type_we_cannot_use_is_refused(token_type: str) -> None:
     """RFC 6749 7.1, at sign-in and at refresh (both parse here)."""
     with pytest.raises(ProviderError, match=token_type):
         parse_token_response(200, body({"access_token": "a", "token_type": token_type}), 0)
+
+
+def test_a_numeric_string_expires_in_is_accepted() -> None:
+    doc = {"access_token": "at", "expires_in": "3600", "refresh_expires_in": "7200"}
+    tokens = parse_token_response(200, body(doc), NOW)
+    assert (tokens.expires_at, tokens.refresh_expires_at) == (NOW + 3600, NOW + 7200)
+
+
+@pytest.mark.parametrize(
+    ("value", "strings", "expected"),
+    [
+        (5, False, 5.0),
+        (2.5, False, 2.5),
+        ("5", False, None),  # a JWT exp must be a number
+        ("5", True, 5.0),
+        (True, True, None),
+        (float("nan"), False, None),
+        ("1e999", True, None),  # infinite
+        (None, True, None),
+    ],
+)
+def test_json_number(value: object, strings: bool, expected: float | None) -> None:
+    assert json_number(value, strings=strings) == expected

@@ -16,7 +16,7 @@ from .crypto import b64url_decode
 from .effects import Flow
 from .env import WARNING, FlowEnv
 from .errors import ProviderError
-from .tokens import TokenSet
+from .tokens import TokenSet, json_number
 
 
 def refresh_token_expiry(env: FlowEnv, tokens: TokenSet) -> Flow[float | None]:
@@ -45,7 +45,7 @@ def refresh_token_expiry(env: FlowEnv, tokens: TokenSet) -> Flow[float | None]:
         )
         return None
     if isinstance(doc, dict) and doc.get("active") is True:
-        return _number(doc.get("exp"))
+        return json_number(doc.get("exp"))
     return None
 
 
@@ -58,10 +58,4 @@ def _jwt_exp(token: str) -> float | None:
         claims = json.loads(raw) if raw else None
     except ValueError:
         return None
-    return _number(claims.get("exp")) if isinstance(claims, dict) else None
-
-
-def _number(value: object) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    return float(value)
+    return json_number(claims.get("exp")) if isinstance(claims, dict) else None

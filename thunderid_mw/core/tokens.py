@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -136,9 +137,9 @@ def token_set_from_json(data: Mapping[str, Any], now: float) -> TokenSet:
     if not isinstance(access_token, str) or not access_token:
         raise ProviderError("the token endpoint answer has no access_token")
     token_type = str(data.get("token_type") or "Bearer")
-    expires_in = _number(data.get("expires_in"))
-    refresh_expires_in = _number(
-        data.get("refresh_expires_in") or data.get("refresh_token_expires_in")
+    expires_in = json_number(data.get("expires_in"), strings=True)
+    refresh_expires_in = json_number(
+        data.get("refresh_expires_in") or data.get("refresh_token_expires_in"), strings=True
     )
     refresh_token = data.get("refresh_token")
     id_token = data.get("id_token")
@@ -154,14 +155,19 @@ def token_set_from_json(data: Mapping[str, Any], now: float) -> TokenSet:
     )
 
 
-def _number(value: Any) -> float | None:
+def json_number(value: object, *, strings: bool = False) -> float | None:
+    """A finite JSON number (never a bool), or None. ``strings`` also accepts a numeric
+    string: some providers send ``expires_in`` as ``"3600"``; a JWT's ``exp`` must be a
+    number (RFC 7519 NumericDate), so it does not."""
     if isinstance(value, bool):
         return None
     if isinstance(value, int | float):
-        return float(value)
-    if isinstance(value, str):
+        number = float(value)
+    elif strings and isinstance(value, str):
         try:
-            return float(value)
+            number = float(value)
         except ValueError:
             return None
-    return None
+    else:
+        return None
+    return number if math.isfinite(number) else None
