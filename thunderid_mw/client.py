@@ -59,20 +59,7 @@ class ThunderIDClient(ClientBase):
     # Performing effects -----------------------------------------------------------------
 
     def _run(self, flow: fx.Flow[T]) -> T:
-        value: Any = None
-        error: BaseException | None = None
-        while True:
-            try:
-                effect = flow.throw(error) if error is not None else flow.send(value)
-            except StopIteration as stop:
-                return stop.value  # type: ignore[no-any-return]
-            value, error = None, None
-            try:
-                value = self._perform(effect)
-            except BaseException as exc:
-                # Into the flow, so its finally blocks run (a lock is released even on
-                # cancellation); the flow re-raises what it does not handle.
-                error = exc
+        return fx.drive(flow, self._perform)
 
     def _perform(self, effect: fx.Effect) -> Any:
         match effect:

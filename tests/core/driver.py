@@ -9,8 +9,8 @@
 * ``GetKeySet`` backed by joserfc key sets that the test can rotate;
 * ``Log`` collected.
 
-``World.run`` mirrors ``ThunderIDClient._run``: a ``ThunderIDError`` raised while performing
-an effect is thrown back into the flow, so its ``finally`` blocks run (and may yield).
+``World.run`` is ``ThunderIDClient._run``: both use ``effects.drive``, so an exception raised
+while performing an effect is thrown back into the flow, and its ``finally`` blocks run.
 Hooks (``before``) let a test act as a concurrent sibling at a precise point of a flow.
 """
 
@@ -31,7 +31,6 @@ from thunderid_mw.core.config import ThunderIDConfig
 from thunderid_mw.core.crypto import Keys, b64url
 from thunderid_mw.core.discovery import ProviderMetadata
 from thunderid_mw.core.env import FlowEnv, Loaded
-from thunderid_mw.core.errors import ThunderIDError
 from thunderid_mw.core.records import RecordCodec
 from thunderid_mw.core.session import SessionRecord
 from thunderid_mw.core.tokens import TokenSet
@@ -205,21 +204,8 @@ class World:
     # Running flows ----------------------------------------------------------------------
 
     def run(self, flow: fx.Flow[T]) -> T:
-        """Drive ``flow`` to its end, like ``ThunderIDClient._run`` (bounded)."""
-        value: Any = None
-        error: BaseException | None = None
-        for _ in range(MAX_STEPS):
-            try:
-                effect = flow.throw(error) if error is not None else flow.send(value)
-            except StopIteration as stop:
-                return stop.value  # type: ignore[no-any-return]
-            value, error = None, None
-            try:
-                value = self.perform(effect)
-            except ThunderIDError as exc:
-                error = exc
-        flow.close()
-        raise AssertionError(f"the flow did not finish within {MAX_STEPS} effects")
+        """Drive ``flow`` to its end with the production trampoline (bounded)."""
+        return fx.drive(flow, self.perform, max_steps=MAX_STEPS)
 
     def perform(self, effect: fx.Effect) -> Any:
         self.effects.append(effect)

@@ -9,7 +9,7 @@ may yield, e.g. to release a lock).
 
 from __future__ import annotations
 
-from collections.abc import Generator, Mapping
+from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -137,6 +137,36 @@ Effect = (
 
 Flow = Generator[Effect, Any, T]
 
+
+def drive(
+    flow: Flow[T], perform: Callable[[Effect], Any], *, max_steps: int | None = None
+) -> T:
+    """Run ``flow`` to its end, performing each effect with ``perform``: the one blocking
+    trampoline, used by ``ThunderIDClient`` and by the core tests' fake world (the async
+    client awaits the same loop). An exception raised while performing an effect is
+    thrown into the flow, so its ``finally`` blocks run (a lock is released even on
+    cancellation); the flow re-raises what it does not handle. ``max_steps`` bounds a
+    test run."""
+    value: Any = None
+    error: BaseException | None = None
+    steps = 0
+    while True:
+        try:
+            effect = flow.throw(error) if error is not None else flow.send(value)
+        except StopIteration as stop:
+            return stop.value  # type: ignore[no-any-return]
+        if max_steps is not None:
+            steps += 1
+            if steps > max_steps:
+                flow.close()
+                raise RuntimeError(f"the flow did not finish within {max_steps} effects")
+        value, error = None, None
+        try:
+            value = perform(effect)
+        except BaseException as exc:
+            error = exc
+
+
 __all__ = [
     "AcquireLock",
     "Delete",
@@ -154,4 +184,5 @@ __all__ = [
     "ReleaseLock",
     "Save",
     "Sleep",
+    "drive",
 ]
