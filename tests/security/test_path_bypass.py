@@ -63,7 +63,21 @@ def raw_get(port: int, target: str, accept: str = "application/json") -> tuple[i
         while chunk := sock.recv(65536):
             data += chunk
     head, _, body = data.partition(b"\r\n\r\n")
+    if b"transfer-encoding: chunked" in head.lower():
+        # uvicorn's httptools protocol (installed with Sanic) chunks even for HTTP/1.0.
+        body = _dechunked(body)
     return int(head.split(b" ", 2)[1]), body
+
+
+def _dechunked(body: bytes) -> bytes:
+    out = b""
+    while body:
+        size_line, _, body = body.partition(b"\r\n")
+        size = int(size_line.split(b";")[0], 16)
+        if size == 0:
+            break
+        out, body = out + body[:size], body[size + 2 :]
+    return out
 
 
 @pytest.fixture(scope="module")
