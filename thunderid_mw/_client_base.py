@@ -23,7 +23,8 @@ from .core.exchange import exchange_token
 from .core.handler import RequestInfo, route_flow
 from .core.provider import ProviderCache, key_set_flow, metadata_flow
 from .core.records import RecordCodec
-from .core.resolve import Resolved, resolve, usable_until
+from .core.refresh import NOT_A_PROVIDER_FAILURE
+from .core.resolve import Resolved, refresh_job, resolve, usable_until
 from .core.responses import Response
 from .core.routing import Route, Router
 from .core.session import EndReason
@@ -35,6 +36,7 @@ from .core.signin import (
     start_sign_in,
 )
 from .core.signout import end_session, sign_out_target
+from .core.token_state import RefreshOutcome
 from .stores import SQLiteStore, store_from_url
 from .stores.base import SessionStore, StoredItem
 
@@ -79,8 +81,10 @@ class ClientBase:
         self.provider = ProviderCache()
         # session id -> its store key and the context of the version last seen.
         self._entries: dict[str, Entry] = {}
-        # store key -> when a failed refresh may be tried again (this process only).
-        self._refresh_failed: dict[str, float] = {}
+        # store key -> when this process's last refresh of it failed (provider unavailable).
+        self._refresh_failed_at: dict[str, float] = {}
+        # store keys this process is refreshing in the background right now.
+        self._refreshing: set[str] = set()
         self.signed_out = AuthContext(self)
 
     def actions(self, ctx: AuthContext) -> Any:
@@ -153,10 +157,6 @@ class ClientBase:
     def _context_from_resolved(
         self, session_id: str, entry: Entry, resolved: Resolved
     ) -> AuthContext:
-        if resolved.refresh_failed:
-            if len(self._refresh_failed) >= CACHE_SIZE:
-                self._refresh_failed.clear()
-            self._refresh_failed[entry.key] = time.time() + self.config.refresh_retry_interval
         if resolved.unavailable is not None:
             retry_after = max(1, math.ceil(self.config.refresh_retry_interval))
             raise RefreshUnavailable(resolved.unavailable, retry_after=retry_after)
@@ -165,6 +165,34 @@ class ClientBase:
                 return self.signed_out
             return AuthContext(self, ended_reason=resolved.ended)
         return self._adopt(session_id, entry, resolved.loaded).ctx  # type: ignore[return-value]
+
+    # Background refresh -----------------------------------------------------------------
+
+    def _retry_not_before(self, key: str) -> float:
+        return self._refresh_failed_at.get(key, -math.inf) + self.config.refresh_retry_interval
+
+    def _claim_refresh(self, key: str) -> bool:
+        """Whether this process may start a background refresh of ``key`` (not already
+        running). The drivers call this under their own lock or on their event loop."""
+        if key in self._refreshing:
+            return False
+        self._refreshing.add(key)
+        return True
+
+    def _refresh_job_flow(self, key: str, force: bool) -> fx.Flow[None]:
+        """The background refresh; remembers a provider failure for ``retry_not_before``."""
+        try:
+            result = yield from refresh_job(self.env, key, force)
+            if (
+                result is not None
+                and result.outcome is RefreshOutcome.UNAVAILABLE
+                and result.detail not in NOT_A_PROVIDER_FAILURE
+            ):
+                if len(self._refresh_failed_at) >= CACHE_SIZE:
+                    self._refresh_failed_at.clear()
+                self._refresh_failed_at[key] = yield fx.Now()
+        finally:
+            self._refreshing.discard(key)
 
     # Flows ------------------------------------------------------------------------------
 
@@ -191,7 +219,7 @@ class ClientBase:
             entry.key,
             loaded,
             force_refresh=force_refresh,
-            retry_not_before=self._refresh_failed.get(entry.key, 0.0),
+            retry_not_before=self._retry_not_before(entry.key),
         )
         return self._context_from_resolved(session_id, entry, resolved)
 

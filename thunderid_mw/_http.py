@@ -5,6 +5,7 @@ self-signed certificate by default."""
 from __future__ import annotations
 
 import ssl
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
@@ -32,7 +33,26 @@ def request_args(call: HttpCall) -> dict[str, Any]:
     args: dict[str, Any] = {"headers": dict(call.headers)}
     if call.form is not None:
         args["data"] = dict(call.form)
+    if call.timeout is not None:
+        args["timeout"] = httpx.Timeout(call.timeout)
     return args
+
+
+def may_have_reached_provider(exc: httpx.HTTPError) -> bool:
+    """False only when the request certainly was not sent: no connection was made
+    (refused, DNS, TLS handshake, connect timeout) or none was free in the pool."""
+    return not isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout)
+
+
+def date_header(response: httpx.Response) -> float | None:
+    """The ``Date`` header as Unix time (the provider's clock), if it has a valid one."""
+    value = response.headers.get("date")
+    if not value:
+        return None
+    try:
+        return parsedate_to_datetime(value).timestamp()
+    except (TypeError, ValueError, IndexError):
+        return None
 
 
 def describe_failure(exc: Exception, url: str) -> str:

@@ -8,23 +8,33 @@ per-request fast path inline because it must cost almost nothing.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import threading
 import time
 import weakref
+from logging import ERROR, WARNING
 from typing import Any, TypeVar
 
 import httpx
 
 from ._client_base import ClientBase
-from ._http import client_options, describe_failure, is_tls_error, request_args
-from ._logging import emit
+from ._http import (
+    client_options,
+    date_header,
+    describe_failure,
+    is_tls_error,
+    may_have_reached_provider,
+    request_args,
+)
+from ._logging import emit, log_event
 from .actions import AsyncSessionActions, SessionActions
 from .context import AuthContext
 from .core import effects as fx
 from .core.config import ThunderIDConfig, TokenExchangeConfig
 from .core.cookies import session_id_from_header
-from .core.errors import RefreshUnavailable
+from .core.errors import RefreshUnavailable, ThunderIDError
+from .core.events import LOGGER_NAME, REFRESH_LEASE_LOST, STORE_UNAVAILABLE
 from .core.handler import RequestInfo
 from .core.id_token import decode_unverified_claims
 from .core.responses import Response
@@ -36,7 +46,13 @@ T = TypeVar("T")
 
 
 def _failure(exc: httpx.HTTPError, url: str) -> fx.HttpFailure:
-    return fx.HttpFailure(describe_failure(exc, url), tls=is_tls_error(exc))
+    return fx.HttpFailure(
+        describe_failure(exc, url), tls=is_tls_error(exc), sent=may_have_reached_provider(exc)
+    )
+
+
+def _result(response: httpx.Response) -> fx.HttpResult:
+    return fx.HttpResult(response.status_code, response.content, date_header(response))
 
 
 class ThunderIDClient(ClientBase):
@@ -52,6 +68,7 @@ class ThunderIDClient(ClientBase):
         self._held: dict[tuple[str, str], threading.Lock] = {}
         # One fetch of discovery / JWKS at a time: concurrent first requests share it.
         self._provider_lock = threading.Lock()
+        self._refreshing_guard = threading.Lock()
 
     def close(self) -> None:
         self._http.close()
@@ -93,14 +110,53 @@ class ThunderIDClient(ClientBase):
             case fx.Log():
                 emit(effect)
                 return None
+            case fx.StartRefresh(key, force):
+                return self._start_refresh(key, force)
+            case fx.RefreshFailedAt(key):
+                return self._refresh_failed_at.get(key, 0.0)
         raise TypeError(f"unknown effect {effect!r}")
 
     def _http_call(self, call: fx.HttpCall) -> fx.HttpResult | fx.HttpFailure:
+        stop = self._keep_lease_alive(call.keep_lease) if call.keep_lease else None
         try:
             response = self._http.request(call.method, call.url, **request_args(call))
         except httpx.HTTPError as exc:
             return _failure(exc, call.url)
-        return fx.HttpResult(response.status_code, response.content)
+        finally:
+            if stop is not None:
+                stop.set()
+        return _result(response)
+
+    def _keep_lease_alive(self, hold: fx.LeaseHold) -> threading.Event:
+        """Renew ``hold`` every third of its length until the returned event is set."""
+        stop = threading.Event()
+
+        def renew() -> None:
+            while not stop.wait(hold.lease / 3):
+                try:
+                    if not self.store.acquire_lock(hold.name, hold.owner, hold.lease):
+                        log_event(ERROR, REFRESH_LEASE_LOST, "the refresh lease was taken over")
+                        return
+                except ThunderIDError as exc:
+                    log_event(WARNING, STORE_UNAVAILABLE, f"lease renewal failed: {exc}")
+
+        threading.Thread(target=renew, name="thunderid-lease", daemon=True).start()
+        return stop
+
+    def _start_refresh(self, key: str, force: bool) -> bool:
+        """Run the session's refresh in a background thread, once per process."""
+        with self._refreshing_guard:
+            if not self._claim_refresh(key):
+                return False
+
+        def job() -> None:
+            try:
+                self._run(self._refresh_job_flow(key, force))
+            except Exception:  # a background thread has nobody to raise to
+                logging.getLogger(LOGGER_NAME).exception("the background refresh raised")
+
+        threading.Thread(target=job, name="thunderid-refresh", daemon=True).start()
+        return True
 
     def _acquire(self, effect: fx.AcquireLock) -> bool:
         """The in-process lock first (threads queue there, not on the store), then the
@@ -242,6 +298,7 @@ class AsyncThunderIDClient(ClientBase):
         self._provider_lock = asyncio.Lock()  # see ThunderIDClient
         # The loop this client last served a session on (for blocking_token_source).
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._tasks: set[asyncio.Task[None]] = set()  # background refreshes, kept alive
 
     async def aclose(self) -> None:
         await self._http.aclose()
@@ -294,14 +351,51 @@ class AsyncThunderIDClient(ClientBase):
             case fx.Log():
                 emit(effect)
                 return None
+            case fx.StartRefresh(key, force):
+                return self._start_refresh(key, force)
+            case fx.RefreshFailedAt(key):
+                return self._refresh_failed_at.get(key, 0.0)
         raise TypeError(f"unknown effect {effect!r}")
 
     async def _http_call(self, call: fx.HttpCall) -> fx.HttpResult | fx.HttpFailure:
+        renewal = (
+            asyncio.create_task(self._keep_lease_alive(call.keep_lease))
+            if call.keep_lease
+            else None
+        )
         try:
             response = await self._http.request(call.method, call.url, **request_args(call))
         except httpx.HTTPError as exc:
             return _failure(exc, call.url)
-        return fx.HttpResult(response.status_code, response.content)
+        finally:
+            if renewal is not None:
+                renewal.cancel()
+        return _result(response)
+
+    async def _keep_lease_alive(self, hold: fx.LeaseHold) -> None:
+        while True:
+            await asyncio.sleep(hold.lease / 3)
+            try:
+                if not await self.store.aacquire_lock(hold.name, hold.owner, hold.lease):
+                    log_event(ERROR, REFRESH_LEASE_LOST, "the refresh lease was taken over")
+                    return
+            except ThunderIDError as exc:
+                log_event(WARNING, STORE_UNAVAILABLE, f"lease renewal failed: {exc}")
+
+    def _start_refresh(self, key: str, force: bool) -> bool:
+        """Run the session's refresh as a background task, once per process."""
+        if not self._claim_refresh(key):
+            return False
+        task = asyncio.get_running_loop().create_task(self._background(key, force))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return True
+
+    async def _background(self, key: str, force: bool) -> None:
+        try:
+            await self._run(self._refresh_job_flow(key, force))
+        except Exception:
+            logging.getLogger(LOGGER_NAME).exception("the background refresh raised")
 
     async def _acquire(self, effect: fx.AcquireLock) -> bool:
         local = self._locks.get(effect.name)

@@ -32,7 +32,10 @@ from thunderid_mw.core.crypto import Keys, b64url
 from thunderid_mw.core.discovery import ProviderMetadata
 from thunderid_mw.core.env import FlowEnv, Loaded
 from thunderid_mw.core.records import RecordCodec
+from thunderid_mw.core.refresh import NOT_A_PROVIDER_FAILURE
+from thunderid_mw.core.resolve import refresh_job
 from thunderid_mw.core.session import SessionRecord
+from thunderid_mw.core.token_state import RefreshOutcome
 from thunderid_mw.core.tokens import TokenSet
 from thunderid_mw.stores.base import StoredItem
 
@@ -198,6 +201,11 @@ class World:
     granted: list[tuple[str, str]] = field(default_factory=list)  # leases taken (name, owner)
     released: list[tuple[str, str]] = field(default_factory=list)  # leases given back
     before: list[Hook] = field(default_factory=list)
+    # StartRefresh: None records the request only (the background refresh never lands);
+    # ``refresh_in_background(env)`` runs it at once, as a sibling worker would.
+    background: Callable[[fx.StartRefresh], bool] | None = None
+    started: list[fx.StartRefresh] = field(default_factory=list)
+    refresh_failed_at: dict[str, float] = field(default_factory=dict)
     _random_counter: int = 0
     _version_counter: int = 0
 
@@ -245,6 +253,11 @@ class World:
             case fx.Log():
                 self.logs.append(effect)
                 return None
+            case fx.StartRefresh():
+                self.started.append(effect)
+                return self.background(effect) if self.background is not None else True
+            case fx.RefreshFailedAt(key):
+                return self.refresh_failed_at.get(key, 0.0)
         raise TypeError(f"unknown effect {effect!r}")
 
     # Store (the rules of stores/base.py) -----------------------------------------------
@@ -304,14 +317,17 @@ class World:
     def of_type(self, kind: type[Any]) -> list[Any]:
         return [e for e in self.effects if isinstance(e, kind)]
 
-    def sibling(self, flow: fx.Flow[T]) -> T:
+    def sibling(self, flow: fx.Flow[T], record: list[fx.HttpCall] | None = None) -> T:
         """Run ``flow`` as another worker would, in the middle of a flow under test: it
-        shares the store, clock and keys, but is not recorded and triggers no hooks."""
+        shares the store, clock and keys, but is not recorded and triggers no hooks
+        (except its provider calls, appended to ``record`` when given)."""
         saved = (self.before, self.effects, self.calls, self.logs)
         self.before, self.effects, self.calls, self.logs = [], [], [], []
         try:
             return self.run(flow)
         finally:
+            if record is not None:
+                record.extend(self.calls)
             self.before, self.effects, self.calls, self.logs = saved
 
     def put_session(self, env: FlowEnv, key: str, record: SessionRecord) -> Loaded:
@@ -324,6 +340,23 @@ class World:
 
     def read_session(self, env: FlowEnv, key: str) -> Loaded | None:
         return self.sibling(env.load(key))
+
+    def refresh_in_background(self, env: FlowEnv) -> None:
+        """Run every ``StartRefresh`` to its end at once (the background worker was quick),
+        remembering a provider failure as the client does."""
+
+        def run_job(effect: fx.StartRefresh) -> bool:
+            calls = self.calls
+            result = self.sibling(refresh_job(env, effect.key, effect.force), record=calls)
+            if (
+                result is not None
+                and result.outcome is RefreshOutcome.UNAVAILABLE
+                and result.detail not in NOT_A_PROVIDER_FAILURE
+            ):
+                self.refresh_failed_at[effect.key] = self.now
+            return True
+
+        self.background = run_job
 
     def hook(self, kind: type[Any], action: Callable[[Any], None], *, nth: int = 1) -> None:
         """Call ``action(effect)`` once, just before the ``nth`` effect of type ``kind`` is

@@ -16,6 +16,7 @@ from thunderid_mw.core.session import EndReason
 from thunderid_mw.core.token_state import RefreshOutcome
 
 from .driver import (
+    DROP,
     TOKEN_URL,
     Lease,
     World,
@@ -392,13 +393,45 @@ def test_lease_released_when_an_effect_raises(world: World, env: FlowEnv, kind: 
     def store_down(_: fx.Effect) -> None:
         raise StoreUnavailable("the store went away")
 
-    world.hook(kind, store_down)
+    if kind is fx.Save:  # a write of new tokens is retried a few times: fail them all
+
+        def every_save(effect: fx.Effect) -> None:
+            if isinstance(effect, fx.Save):
+                store_down(effect)
+
+        world.before.append(every_save)
+    else:
+        world.hook(kind, store_down)
     with pytest.raises(StoreUnavailable):
         world.run(refresh(env, key, seen))
     assert world.of_type(fx.AcquireLock)
     assert world.live_leases() == {}
     (release,) = world.of_type(fx.ReleaseLock)
     assert release.name == refresh_lock_name(key)
+
+
+def test_a_failed_write_of_new_tokens_is_retried_with_them(world: World, env: FlowEnv) -> None:
+    """The provider has rotated the refresh token: the new tokens exist only in this
+    flow, so a store hiccup must not lose them."""
+    key, seen = start(world, env)
+    idp_rotates(world)
+
+    def store_down(_: fx.Effect) -> None:
+        raise StoreUnavailable("the store went away")
+
+    failures = iter([True, True])
+
+    def twice(effect: fx.Effect) -> None:
+        if isinstance(effect, fx.Save) and next(failures, False):
+            store_down(effect)
+
+    world.before.append(twice)
+    result = world.run(refresh(env, key, seen))
+    assert result.outcome is RefreshOutcome.ROTATED
+    stored = world.read_session(env, key)
+    assert stored is not None
+    assert stored.record.tokens.refresh_token != seen.record.tokens.refresh_token
+    assert world.live_leases() == {}
 
 
 # force -------------------------------------------------------------------------------------
@@ -442,3 +475,136 @@ def test_no_refresh_token_is_rejected_without_a_call(world: World, env: FlowEnv)
     result = run_refresh(world, env, key, seen, force=True)
     assert result.outcome is RefreshOutcome.REJECTED
     assert world.token_calls() == []
+
+
+# A slow or dying provider (issue: never present a refresh token twice) ---------------------
+
+
+def test_a_refresh_waits_long_for_its_answer_with_its_lease_kept_alive(
+    world: World, env: FlowEnv
+) -> None:
+    key, seen = start(world, env)
+    idp_rotates(world)
+    run_refresh(world, env, key, seen)
+    (call,) = world.token_calls()
+    assert call.timeout == env.config.refresh_timeout > env.config.http_timeout
+    assert call.keep_lease is not None
+    assert call.keep_lease.name == refresh_lock_name(key)
+    assert call.keep_lease.owner == world.granted[0][1]
+
+
+def test_an_answer_that_never_came_ends_the_session_instead_of_a_reuse(
+    world: World, env: FlowEnv
+) -> None:
+    """The request may have reached the provider (a read timeout): the refresh token may
+    be spent. It is never sent again; the session ends as refresh_lost, said in the log."""
+    key, seen = start(world, env)
+    idp_answers(world, fx.HttpFailure("timed out", sent=True))
+    result = run_refresh(world, env, key, seen)
+    assert result.outcome is RefreshOutcome.REJECTED
+    stored = world.read_session(env, key)
+    assert stored is not None and stored.record.ended is EndReason.REFRESH_LOST
+    assert len(world.token_calls()) == 1
+    assert any(log.event == "refresh.lost" for log in world.logs)
+    # Later requests do not try again with the old token.
+    world.calls.clear()
+    again = world.run(refresh(env, key, seen))
+    assert again.outcome is RefreshOutcome.REJECTED
+    assert world.token_calls() == []
+
+
+def test_a_request_that_certainly_was_not_sent_keeps_the_session(
+    world: World, env: FlowEnv
+) -> None:
+    key, seen = start(world, env)
+    idp_answers(world, fx.HttpFailure("connection refused", sent=False))
+    result = run_refresh(world, env, key, seen)
+    assert result.outcome is RefreshOutcome.UNAVAILABLE
+    stored = world.read_session(env, key)
+    assert stored is not None and stored.record.ended is None
+    assert stored.record.tokens.refresh_token == "rt-1"
+
+
+@pytest.mark.parametrize(
+    ("answer", "outcome", "log"),
+    [
+        (json_result(400, {"error": "invalid_grant"}), RefreshOutcome.REJECTED, None),
+        (fx.HttpResult(400, b""), RefreshOutcome.REJECTED, None),
+        (json_result(401, {"error": "invalid_client"}), RefreshOutcome.UNAVAILABLE, "config"),
+        (json_result(400, {"error": "unauthorized_client"}), RefreshOutcome.UNAVAILABLE, "config"),
+        (json_result(400, {"error": "temporarily_unavailable"}), RefreshOutcome.UNAVAILABLE, None),
+        (fx.HttpResult(429, b""), RefreshOutcome.UNAVAILABLE, None),
+        (fx.HttpResult(502, b"bad gateway"), RefreshOutcome.UNAVAILABLE, None),
+    ],
+    ids=[
+        "invalid_grant",
+        "bare-400",
+        "invalid_client",
+        "unauthorized_client",
+        "temp",
+        "429",
+        "5xx",
+    ],
+)
+def test_refresh_answers_are_classified_once(
+    world: World,
+    env: FlowEnv,
+    answer: fx.HttpResult,
+    outcome: RefreshOutcome,
+    log: str | None,
+) -> None:
+    key, seen = start(world, env)
+    idp_answers(world, answer)
+    result = run_refresh(world, env, key, seen)
+    assert result.outcome is outcome
+    stored = world.read_session(env, key)
+    assert stored is not None
+    if outcome is RefreshOutcome.REJECTED:
+        assert stored.record.ended is EndReason.REFRESH_REJECTED
+    else:
+        assert stored.record.ended is None  # kept: fixing the cause saves it
+    if log == "config":
+        errors = [e for e in world.logs if e.level == logging.ERROR]
+        assert any(
+            e.event == "refresh.config_error" and ("client_id", "app-client") in e.fields
+            for e in errors
+        ), errors
+
+
+def test_expiry_follows_the_providers_clock(world: World, env: FlowEnv) -> None:
+    """This host's clock is 90 s ahead of the provider's (more than ``clock_skew``): the
+    stored expiry is the provider's (Date header + expires_in), and the skew is logged."""
+    key, seen = start(world, env)
+    provider_now = world.now - 90
+    body = json_result(200, token_json("at-2", expires_in=600)).body
+    idp_answers(world, fx.HttpResult(200, body, date=provider_now))
+    result = run_refresh(world, env, key, seen)
+    assert result.loaded is not None
+    assert result.loaded.record.tokens.expires_at == provider_now + 600
+    assert any(log.event == "clock.skew" for log in world.logs)
+
+
+def test_a_jwt_access_tokens_own_exp_wins(world: World, env: FlowEnv) -> None:
+    key, seen = start(world, env)
+    jwt_token = mint_id_token(exp=int(world.now) + 120)
+    idp_answers(world, json_result(200, token_json(jwt_token, expires_in=3600)))
+    result = run_refresh(world, env, key, seen)
+    assert result.loaded is not None
+    assert result.loaded.record.tokens.expires_at == int(world.now) + 120
+
+
+def test_the_answer_is_stored_before_the_id_token_is_checked(world: World, env: FlowEnv) -> None:
+    """A worker that dies while checking the new ID token (JWKS fetch) loses nothing: the
+    rotated tokens are already in the store."""
+    key, seen = start(world, env)
+    idp_answers(world, json_result(200, token_json("at-2", id_token=mint_id_token(nonce=DROP))))
+    stored_before_check: list[str] = []
+
+    def check_store(_: fx.Effect) -> None:
+        current = world.read_session(env, key)
+        assert current is not None
+        stored_before_check.append(current.record.tokens.access_token)
+
+    world.hook(fx.GetKeySet, check_store)
+    run_refresh(world, env, key, seen)
+    assert stored_before_check == ["at-2"]

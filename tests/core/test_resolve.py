@@ -103,19 +103,35 @@ def expired(world: World, env: FlowEnv) -> tuple[str, Loaded]:
     return key, loaded
 
 
-def test_refresh_due_and_rotated(world: World, env: FlowEnv) -> None:
+def test_refresh_due_goes_on_at_once_and_refreshes_in_the_background(
+    world: World, env: FlowEnv
+) -> None:
+    """The token is still valid: the request uses it without waiting; the refresh runs in
+    the background and the next request gets the new token."""
     key, loaded = refresh_due(world, env)
+    world.refresh_in_background(env)
     world.http[TOKEN_URL] = lambda call: json_result(200, token_json("at-2"))
     resolved = run(world, env, key, loaded)
-    assert resolved.unavailable is None
-    assert resolved.loaded is not None
-    assert resolved.loaded.record.tokens.access_token == "at-2"
+    assert resolved.unavailable is None and resolved.loaded is not None
+    assert resolved.loaded.record.tokens.access_token == "at-1"
+    assert world.of_type(fx.Sleep) == []
     assert len(world.calls) == 1
-    assert len(world.of_type(fx.Save)) == 1  # the refresh write counts as the touch
+    stored = world.read_session(env, key)
+    assert stored is not None and stored.record.tokens.access_token == "at-2"
+
+
+def test_refresh_due_never_waits_for_a_slow_refresh(world: World, env: FlowEnv) -> None:
+    key, loaded = refresh_due(world, env)  # world.background is None: it never lands
+    resolved = run(world, env, key, loaded)
+    assert resolved.loaded is not None
+    assert resolved.loaded.record.tokens.access_token == "at-1"
+    assert world.started == [fx.StartRefresh(key, False)]
+    assert world.of_type(fx.Sleep) == []
 
 
 def test_refresh_due_and_unavailable_is_still_usable(world: World, env: FlowEnv) -> None:
     key, loaded = refresh_due(world, env)
+    world.refresh_in_background(env)
     world.http[TOKEN_URL] = lambda call: fx.HttpFailure("down")
     resolved = run(world, env, key, loaded)
     assert resolved.unavailable is None
@@ -126,6 +142,7 @@ def test_refresh_due_and_unavailable_is_still_usable(world: World, env: FlowEnv)
 
 def test_expired_and_unavailable_is_a_503(world: World, env: FlowEnv) -> None:
     key, loaded = expired(world, env)
+    world.refresh_in_background(env)
     world.http[TOKEN_URL] = lambda call: fx.HttpResult(503, b"")
     resolved = run(world, env, key, loaded)
     assert resolved.unavailable is not None
@@ -136,21 +153,41 @@ def test_expired_and_unavailable_is_a_503(world: World, env: FlowEnv) -> None:
     assert stored.record.tokens.refresh_token == "rt-1"
 
 
+def test_an_expired_token_waits_at_most_refresh_wait_timeout(world: World, env: FlowEnv) -> None:
+    key, loaded = expired(world, env)  # the background refresh never lands
+    began = world.now
+    resolved = run(world, env, key, loaded)
+    assert resolved.unavailable is not None
+    assert began + env.config.refresh_wait_timeout <= world.now
+    assert world.now <= began + env.config.refresh_wait_timeout + 0.2
+
+
+def test_no_expired_token_after_a_wait(world: World, env: FlowEnv) -> None:
+    """A forced refresh of a token that expires during the wait: the answer is a 503,
+    never the token that expired meanwhile."""
+    key, loaded = start(world, env, expires_in=5.0)
+    world.now = T0 + 1
+    resolved = run(world, env, key, loaded, force_refresh=True)
+    assert world.now > T0 + 5
+    assert resolved.unavailable is not None
+
+
 @pytest.mark.parametrize("state", ["refresh_due", "expired"])
-def test_a_failed_refresh_is_reported_and_not_retried_before_the_backoff(
+def test_a_failed_refresh_is_not_retried_before_the_backoff(
     world: World, env: FlowEnv, state: str
 ) -> None:
     key, loaded = (refresh_due if state == "refresh_due" else expired)(world, env)
+    world.refresh_in_background(env)
     world.http[TOKEN_URL] = lambda call: fx.HttpResult(503, b"")
     first = run(world, env, key, loaded)
-    assert first.refresh_failed is True
     assert len(world.calls) == 1
+    assert world.refresh_failed_at[key] == world.now
     # Within the backoff the provider is not called again; the outcome is the same.
     world.calls.clear()
     again = run(world, env, key, loaded, retry_not_before=world.now + 5)
     assert world.calls == []
-    assert again.refresh_failed is False  # nothing was attempted, so nothing new failed
     assert (again.unavailable is None) == (first.unavailable is None)
+    assert world.of_type(fx.Sleep) == []  # nor does an expired token wait for nothing
     # A forced refresh (an API said 401) ignores the backoff.
     run(world, env, key, loaded, retry_not_before=world.now + 5, force_refresh=True)
     assert len(world.calls) == 1
@@ -158,6 +195,7 @@ def test_a_failed_refresh_is_reported_and_not_retried_before_the_backoff(
 
 def test_expired_and_rotated(world: World, env: FlowEnv) -> None:
     key, loaded = expired(world, env)
+    world.refresh_in_background(env)
     world.http[TOKEN_URL] = lambda call: json_result(200, token_json("at-2"))
     resolved = run(world, env, key, loaded)
     assert resolved.unavailable is None
@@ -167,6 +205,7 @@ def test_expired_and_rotated(world: World, env: FlowEnv) -> None:
 
 def test_expired_and_rejected_is_signed_out_with_reason(world: World, env: FlowEnv) -> None:
     key, loaded = expired(world, env)
+    world.refresh_in_background(env)
     world.http[TOKEN_URL] = lambda call: json_result(400, {"error": "invalid_grant"})
     resolved = run(world, env, key, loaded)
     assert resolved == Resolved(None, EndReason.REFRESH_REJECTED)
@@ -175,6 +214,7 @@ def test_expired_and_rejected_is_signed_out_with_reason(world: World, env: FlowE
 def test_force_refresh_of_a_fresh_token(world: World, env: FlowEnv) -> None:
     key, loaded = start(world, env, expires_in=3600.0)
     world.now = T0 + 1
+    world.refresh_in_background(env)
     world.http[TOKEN_URL] = lambda call: json_result(200, token_json("at-2"))
     resolved = run(world, env, key, loaded, force_refresh=True)
     assert resolved.loaded is not None

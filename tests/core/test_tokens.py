@@ -11,6 +11,7 @@ import pytest
 from thunderid_mw.core.errors import ProviderError, TokenEndpointError
 from thunderid_mw.core.tokens import (
     MAX_RESPONSE_BYTES,
+    NOT_AN_OAUTH_ERROR,
     TokenSet,
     build_token_request,
     client_auth,
@@ -153,9 +154,9 @@ def test_error_in_a_200_is_an_error() -> None:
     ("status", "payload"),
     [
         (200, b"<html>oops</html>"),
-        (400, b"not json"),
         (200, b"[1, 2]"),
-        (400, body({"message": "no error code"})),
+        (401, body({"message": "no error code"})),
+        (429, body({"error": "slow_down"})),
         (200, body({"token_type": "Bearer"})),  # missing access_token
         (200, body({"access_token": ""})),
         (200, body({"access_token": 5})),
@@ -165,6 +166,15 @@ def test_error_in_a_200_is_an_error() -> None:
 def test_unusable_answers_are_provider_errors(status: int, payload: bytes) -> None:
     with pytest.raises(ProviderError):
         parse_token_response(status, payload, NOW)
+
+
+@pytest.mark.parametrize("payload", [b"", b"not json", body({"message": "no error code"})])
+def test_a_400_that_is_not_an_oauth_error_is_about_the_grant(payload: bytes) -> None:
+    """Some providers answer a revoked refresh token with a bare 400: it is classified
+    with invalid_grant, not as a provider outage (which would retry it forever)."""
+    with pytest.raises(TokenEndpointError) as info:
+        parse_token_response(400, payload, NOW)
+    assert info.value.error == NOT_AN_OAUTH_ERROR
 
 
 def test_merged_with_keeps_refresh_token_when_not_rotated() -> None:

@@ -143,7 +143,7 @@ def test_keys_are_independent(store: SessionStore) -> None:
 def test_lock_acquire_contention_release(store: SessionStore) -> None:
     assert store.acquire_lock("L", "alice", 10) is True
     assert store.acquire_lock("L", "bob", 10) is False
-    assert store.acquire_lock("L", "alice", 10) is False  # not re-entrant
+    assert store.acquire_lock("L", "alice", 10) is True  # the holder renews its lease
     assert store.release_lock("L", "bob") is False  # not bob's
     assert store.acquire_lock("L", "bob", 10) is False  # still alice's
     assert store.release_lock("L", "alice") is True
@@ -168,6 +168,21 @@ def test_lapsed_lease_is_taken_over_and_fenced(store: SessionStore) -> None:
     assert store.acquire_lock("L", "third", 10) is False
     assert store.release_lock("L", "new") is True
     assert store.acquire_lock("L", "third", 10) is True
+
+
+def test_renewal_keeps_the_lease_and_is_fenced(store: SessionStore) -> None:
+    """A refresh still waiting for the provider renews its lease, so nobody takes it over;
+    once it has lapsed and another owner holds it, renewal fails (fencing)."""
+    assert store.acquire_lock("L", "holder", SHORT) is True
+    assert store.acquire_lock("L", "holder", 10) is True
+    time.sleep(SHORT + 0.05)
+    assert store.acquire_lock("L", "sibling", 10) is False
+    assert store.release_lock("L", "holder") is True
+    assert store.acquire_lock("L", "late", SHORT) is True
+    time.sleep(SHORT + 0.05)
+    assert store.acquire_lock("L", "sibling", 10) is True
+    assert store.acquire_lock("L", "late", 10) is False
+    assert store.release_lock("L", "sibling") is True
 
 
 def test_lapsed_lease_release_by_its_owner_reports_false(store: SessionStore) -> None:

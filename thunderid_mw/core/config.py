@@ -118,6 +118,9 @@ class ThunderIDConfig:
     max_sign_ins_in_progress: int = 5
     # Refresh coordination.
     refresh_wait_timeout: float = 10.0
+    # How long the refresh itself waits for the token endpoint's answer (its lease kept
+    # alive): a refresh that reached the provider must learn its outcome, not be retried.
+    refresh_timeout: float = 60.0
     # After a refresh failed (IdP down or 5xx), wait this long before trying again.
     refresh_retry_interval: float = 5.0
     lock_lease: float | None = None  # default: http_timeout + 5
@@ -173,6 +176,11 @@ class ThunderIDConfig:
             raise ConfigError(f"ca_bundle {self.ca_bundle!r} does not exist")
         if self.refresh_leeway < 0 or self.refresh_wait_timeout <= 0:
             raise ConfigError("refresh_leeway must be >= 0 and refresh_wait_timeout > 0")
+        if self.refresh_timeout < self.http_timeout:
+            raise ConfigError(
+                f"refresh_timeout ({self.refresh_timeout}s) must be at least http_timeout "
+                f"({self.http_timeout}s): a refresh waits longer for its answer, not shorter"
+            )
         if self.lock_lease is not None and self.lock_lease <= self.http_timeout:
             # A live holder still waiting for the IdP must not lose its lease to a sibling.
             raise ConfigError(
@@ -258,7 +266,8 @@ class ThunderIDConfig:
         HTTP_TIMEOUT, DISCOVERY_URL, ISSUER, COOKIE_NAME, COOKIE_SECURE (0/1),
         COOKIE_HOST_PREFIX (0/1), SIGN_IN_PATH, SIGN_OUT_PATH, BACKCHANNEL_LOGOUT_PATH,
         IDLE_TIMEOUT, ABSOLUTE_TIMEOUT,
-        TOUCH_INTERVAL, REFRESH_WAIT_TIMEOUT, REFRESH_RETRY_INTERVAL, LOCK_LEASE,
+        TOUCH_INTERVAL, REFRESH_WAIT_TIMEOUT, REFRESH_TIMEOUT, REFRESH_RETRY_INTERVAL,
+        LOCK_LEASE,
         SIGN_IN_TIMEOUT, WEBSOCKET_RECHECK_INTERVAL (seconds).
         """
         env = os.environ if environ is None else environ
@@ -292,6 +301,7 @@ class ThunderIDConfig:
             "ABSOLUTE_TIMEOUT": "absolute_timeout",
             "TOUCH_INTERVAL": "touch_interval",
             "REFRESH_WAIT_TIMEOUT": "refresh_wait_timeout",
+            "REFRESH_TIMEOUT": "refresh_timeout",
             "REFRESH_RETRY_INTERVAL": "refresh_retry_interval",
             "LOCK_LEASE": "lock_lease",
             "SIGN_IN_TIMEOUT": "sign_in_timeout",

@@ -51,7 +51,7 @@ class Keys:
     def session_tag(self, session_id: str) -> str:
         """A short, non-reversible name of a session for log lines: the first characters
         of its store key, so an operator can find the row without seeing the id."""
-        return self.store_key_for("s", session_id)[2:12]
+        return tag_of_key(self.store_key_for("s", session_id))
 
     def csrf_token(self, session_id: str) -> str:
         digest = hmac.digest(self.csrf_key, session_id.encode(), "sha256")
@@ -80,3 +80,8 @@ def b64url_decode(text: str) -> bytes | None:
         return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
     except (ValueError, TypeError):
         return None
+
+
+def tag_of_key(store_key: str) -> str:
+    """``Keys.session_tag`` from a session's store key (``s:<hmac>``)."""
+    return store_key[2:12]

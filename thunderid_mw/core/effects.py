@@ -25,18 +25,33 @@ class HttpCall:
     purpose: str  # "token endpoint", "revocation endpoint", ... for error messages
     headers: Mapping[str, str]
     form: Mapping[str, str] | None = None
+    timeout: float | None = None  # None: the configured http_timeout
+    # A lease to keep alive (renewed by the driver) for as long as the call is in flight.
+    keep_lease: LeaseHold | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LeaseHold:
+    name: str
+    owner: str
+    lease: float
 
 
 @dataclass(frozen=True, slots=True)
 class HttpResult:
     status: int
     body: bytes
+    date: float | None = None  # the answer's Date header (the provider's clock), Unix time
 
 
 @dataclass(frozen=True, slots=True)
 class HttpFailure:
     message: str
     tls: bool = False  # the provider's certificate was not trusted
+    # The request may have reached the provider (a read timeout, a connection lost after
+    # sending): its effect is unknown. False only when it certainly was not sent
+    # (connection refused, DNS, TLS handshake).
+    sent: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +135,24 @@ class Log:
         return {"event": self.event, "event_fields": dict(self.fields)}
 
 
+@dataclass(frozen=True, slots=True)
+class StartRefresh:
+    """Refresh session ``key`` in the background (a thread or a task) unless this process
+    is refreshing it already; result ``bool``: whether a refresh was started. The request
+    does not wait for it (it polls the store if it must)."""
+
+    key: str
+    force: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class RefreshFailedAt:
+    """Result: when this process's last background refresh of ``key`` failed (the provider
+    was unavailable), or 0.0."""
+
+    key: str
+
+
 Effect = (
     HttpCall
     | Load
@@ -133,6 +166,8 @@ Effect = (
     | GetKeySet
     | GetMetadata
     | Log
+    | StartRefresh
+    | RefreshFailedAt
 )
 
 Flow = Generator[Effect, Any, T]
@@ -177,12 +212,15 @@ __all__ = [
     "HttpCall",
     "HttpFailure",
     "HttpResult",
+    "LeaseHold",
     "Load",
     "Log",
     "Now",
     "RandomBytes",
+    "RefreshFailedAt",
     "ReleaseLock",
     "Save",
     "Sleep",
+    "StartRefresh",
     "drive",
 ]

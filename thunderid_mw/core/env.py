@@ -20,14 +20,15 @@ from .effects import (
     HttpCall,
     HttpFailure,
     HttpResult,
+    LeaseHold,
     Load,
     Log,
     Now,
     RandomBytes,
     Save,
 )
-from .errors import ProviderError
-from .events import GENERAL
+from .errors import OutcomeUnknown, ProviderError
+from .events import CLOCK_SKEW, GENERAL
 from .id_token import UnknownSigningKey, validate_id_token
 from .records import RecordCodec
 from .session import SessionRecord
@@ -102,13 +103,42 @@ class FlowEnv:
             bearer=bearer,
         )
 
-    def post(self, request: TokenRequest, purpose: str) -> Flow[HttpResult]:
-        """POST a form; ``ProviderError`` when the endpoint cannot be reached."""
-        result = yield HttpCall("POST", request.url, purpose, request.headers, request.form)
+    def post(
+        self,
+        request: TokenRequest,
+        purpose: str,
+        *,
+        timeout: float | None = None,
+        keep_lease: LeaseHold | None = None,
+    ) -> Flow[HttpResult]:
+        """POST a form; ``ProviderError`` when the endpoint cannot be reached,
+        ``OutcomeUnknown`` when the request may have reached it but no answer came."""
+        result = yield HttpCall(
+            "POST", request.url, purpose, request.headers, request.form, timeout, keep_lease
+        )
         if isinstance(result, HttpFailure):
-            raise ProviderError(f"the {purpose} could not be reached: {result.message}")
+            error = OutcomeUnknown if result.sent else ProviderError
+            raise error(f"the {purpose} could not be reached: {result.message}")
         assert isinstance(result, HttpResult)
         return result
+
+    def provider_clock(self, response: HttpResult) -> Flow[float]:
+        """The time to count the answer's ``expires_in`` from: the provider's clock (its
+        ``Date`` header) when it sent one, so that every host stores expiry times on one
+        clock whatever its own says; a host whose clock is off by more than
+        ``clock_skew`` says so in the log."""
+        now: float = yield Now()
+        # Date has whole seconds: closer than this, the clocks agree and ours is finer.
+        if response.date is None or abs(now - response.date) <= DATE_RESOLUTION:
+            return now
+        if abs(now - response.date) > self.config.clock_skew:
+            yield self.log(
+                logging.WARNING,
+                f"this host's clock differs from the provider's by "
+                f"{now - response.date:+.0f} s; expiry times follow the provider's clock",
+                event=CLOCK_SKEW,
+            )
+        return response.date
 
     def with_key_set(self, check: Callable[[KeySet, ProviderMetadata, float], T]) -> Flow[T]:
         """``check(key_set, metadata, now)`` against the provider's signing keys; a key id
@@ -151,4 +181,5 @@ class FlowEnv:
 
 
 WARNING = logging.WARNING
+DATE_RESOLUTION = 2.0
 ERROR = logging.ERROR

@@ -15,6 +15,12 @@ class ProviderError(ThunderIDError):
     """The identity provider could not be reached or answered with something unusable."""
 
 
+class OutcomeUnknown(ProviderError):
+    """The request may have reached the provider but no answer came (a read timeout, a
+    connection lost after sending): whatever it did is unknown. A refresh that ends so is
+    never retried with the same refresh token."""
+
+
 class TLSVerificationError(ProviderError):
     """The provider's TLS certificate was not trusted (see ``ThunderIDConfig.ca_bundle``)."""
 

@@ -26,6 +26,11 @@ SIGN_IN_STORE_FAILED: Final = "sign_in.store_failed"
 REFRESH_FAILED: Final = "refresh.failed"
 REFRESH_UNAVAILABLE: Final = "refresh.unavailable"
 REFRESH_CLAIMS_KEPT: Final = "refresh.claims_kept"
+REFRESH_LOST: Final = "refresh.lost"  # the answer never came: the session ends
+REFRESH_CONFIG_ERROR: Final = "refresh.config_error"  # the token endpoint refused the client
+REFRESH_LEASE_LOST: Final = "refresh.lease_lost"
+CLOCK_SKEW: Final = "clock.skew"
+STORE_WRITE_FAILED: Final = "store.write_failed"  # new tokens could not be saved
 TOKEN_EXPIRY_UNKNOWN: Final = "token.expiry_unknown"
 SIGN_OUT_REVOCATION_FAILED: Final = "sign_out.revocation_failed"
 SIGN_OUT_PROVIDER_UNREACHABLE: Final = "sign_out.provider_unreachable"
@@ -48,6 +53,11 @@ ALL_EVENTS: Final = (
     REFRESH_FAILED,
     REFRESH_UNAVAILABLE,
     REFRESH_CLAIMS_KEPT,
+    REFRESH_LOST,
+    REFRESH_CONFIG_ERROR,
+    REFRESH_LEASE_LOST,
+    CLOCK_SKEW,
+    STORE_WRITE_FAILED,
     TOKEN_EXPIRY_UNKNOWN,
     SIGN_OUT_REVOCATION_FAILED,
     SIGN_OUT_PROVIDER_UNREACHABLE,

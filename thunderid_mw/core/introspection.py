@@ -12,11 +12,10 @@ from __future__ import annotations
 import json
 
 from . import events
-from .crypto import b64url_decode
 from .effects import Flow
 from .env import WARNING, FlowEnv
 from .errors import ProviderError
-from .tokens import TokenSet, json_number
+from .tokens import TokenSet, json_number, jwt_exp
 
 
 def refresh_token_expiry(env: FlowEnv, tokens: TokenSet) -> Flow[float | None]:
@@ -26,7 +25,7 @@ def refresh_token_expiry(env: FlowEnv, tokens: TokenSet) -> Flow[float | None]:
         return None
     if tokens.refresh_expires_at is not None:
         return tokens.refresh_expires_at
-    exp = _jwt_exp(token)
+    exp = jwt_exp(token)
     if exp is not None:
         return exp
     metadata = yield from env.provider()
@@ -49,13 +48,3 @@ def refresh_token_expiry(env: FlowEnv, tokens: TokenSet) -> Flow[float | None]:
     return None
 
 
-def _jwt_exp(token: str) -> float | None:
-    parts = token.split(".")
-    if len(parts) != 3:
-        return None
-    raw = b64url_decode(parts[1])
-    try:
-        claims = json.loads(raw) if raw else None
-    except ValueError:
-        return None
-    return json_number(claims.get("exp")) if isinstance(claims, dict) else None

@@ -11,24 +11,54 @@ else waits for the holder's result in the store. Rules:
   record (a touch may have landed in between) instead of overwriting it;
 * on ``invalid_grant``, re-read before declaring the session dead (a sibling on another
   host may have rotated the token under an expired lease);
-* an unreachable IdP or a 5xx keeps the session for a later try.
+* an unreachable IdP or a 5xx keeps the session for a later try;
+* a refresh that may have reached the provider is never sent again with the same refresh
+  token: the holder waits for the answer up to ``refresh_timeout`` with its lease kept
+  alive, and if no answer comes the session ends as ``refresh_lost``;
+* the provider's answer is stored before anything else is done with it (a worker that
+  dies after that loses nothing), and a failed write is retried with the new tokens.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .crypto import b64url
-from .effects import AcquireLock, Flow, Now, RandomBytes, ReleaseLock, Sleep
+from . import events
+from .crypto import b64url, tag_of_key
+from .effects import (
+    AcquireLock,
+    Flow,
+    LeaseHold,
+    Now,
+    RandomBytes,
+    RefreshFailedAt,
+    ReleaseLock,
+    Sleep,
+)
 from .env import ERROR, WARNING, FlowEnv, Loaded
-from .errors import IDTokenError, ProviderError, StoreContention, TokenEndpointError
+from .errors import (
+    IDTokenError,
+    OutcomeUnknown,
+    ProviderError,
+    StoreContention,
+    StoreUnavailable,
+    TokenEndpointError,
+)
 from .session import EndReason, SessionRecord, user_claims
 from .token_state import RefreshOutcome, TokenState, classify
-from .tokens import TokenSet, parse_token_response
+from .tokens import NOT_AN_OAUTH_ERROR, TokenSet, parse_token_response
 
 POLL_FIRST = 0.01
 POLL_MAX = 0.1
 MAX_CAS_RETRIES = 5
+REFRESHING_ELSEWHERE = "refreshing elsewhere"  # the detail of a background refresh that gave way
+WAITED_TOO_LONG = "timed out waiting for a refresh"
+# Details of an UNAVAILABLE result that say nothing about the provider's health.
+NOT_A_PROVIDER_FAILURE = (REFRESHING_ELSEWHERE, WAITED_TOO_LONG)
+STORE_WRITE_RETRIES = 4  # a failed write of freshly issued tokens, tried again this often
+STORE_RETRY_PAUSE = 0.25
+# Errors about the client, not the grant: a configuration problem, never the user's.
+CLIENT_ERRORS = ("invalid_client", "unauthorized_client", "unsupported_grant_type")
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,14 +72,23 @@ def refresh_lock_name(key: str) -> str:
     return "refresh:" + key
 
 
-def refresh(env: FlowEnv, key: str, seen: Loaded, *, force: bool = False) -> Flow[RefreshResult]:
+def refresh(
+    env: FlowEnv,
+    key: str,
+    seen: Loaded,
+    *,
+    force: bool = False,
+    lock_wait: float | None = None,
+) -> Flow[RefreshResult]:
     """Refresh ``seen``'s tokens once for everyone. ``force`` refreshes even a token that
-    looks fresh (an API rejected it), unless a sibling already replaced it."""
+    looks fresh (an API rejected it), unless a sibling already replaced it. ``lock_wait=0``
+    (the background refresh) gives up at once when another worker holds the lease: that
+    worker's result will appear in the store."""
     config = env.config
     owner = b64url((yield RandomBytes(16)))
     name = refresh_lock_name(key)
     start = yield Now()
-    deadline = start + config.refresh_wait_timeout
+    deadline = start + (config.refresh_wait_timeout if lock_wait is None else lock_wait)
     poll = POLL_FIRST
     while True:
         now = yield Now()
@@ -58,21 +97,47 @@ def refresh(env: FlowEnv, key: str, seen: Loaded, *, force: bool = False) -> Flo
         )
         if acquired:
             break
+        if lock_wait == 0:
+            return RefreshResult(RefreshOutcome.UNAVAILABLE, seen, REFRESHING_ELSEWHERE)
         # Another worker holds the lease: its result will appear in the store.
         current = yield from env.load(key)
         settled = _settled_by_sibling(env, seen, current, now, force)
         if settled is not None:
             return settled
         if now >= deadline:
+            return RefreshResult(RefreshOutcome.UNAVAILABLE, current or seen, WAITED_TOO_LONG)
+        yield Sleep(poll)
+        poll = min(poll * 2, POLL_MAX)
+    try:
+        return (yield from _refresh_holding_lock(env, key, seen, force, owner))
+    finally:
+        yield ReleaseLock(name, owner)
+
+
+def await_refresh(
+    env: FlowEnv, key: str, seen: Loaded, *, force: bool = False
+) -> Flow[RefreshResult]:
+    """Wait (polling the store, at most ``refresh_wait_timeout``) for the background
+    refresh of ``seen`` to land, whichever worker runs it. Never sends a refresh itself."""
+    start = yield Now()
+    deadline = start + env.config.refresh_wait_timeout
+    poll = POLL_FIRST
+    while True:
+        now = yield Now()
+        current = yield from env.load(key)
+        settled = _settled_by_sibling(env, seen, current, now, force)
+        if settled is not None:
+            return settled
+        if (yield RefreshFailedAt(key)) >= start:
+            return RefreshResult(
+                RefreshOutcome.UNAVAILABLE, current or seen, "the identity provider failed"
+            )
+        if now >= deadline:
             return RefreshResult(
                 RefreshOutcome.UNAVAILABLE, current or seen, "timed out waiting for a refresh"
             )
         yield Sleep(poll)
         poll = min(poll * 2, POLL_MAX)
-    try:
-        return (yield from _refresh_holding_lock(env, key, seen, force))
-    finally:
-        yield ReleaseLock(name, owner)
 
 
 def hold_refresh_lock(env: FlowEnv, key: str) -> Flow[str | None]:
@@ -109,7 +174,10 @@ def _settled_by_sibling(
     return None
 
 
-def _refresh_holding_lock(env: FlowEnv, key: str, seen: Loaded, force: bool) -> Flow[RefreshResult]:
+def _refresh_holding_lock(
+    env: FlowEnv, key: str, seen: Loaded, force: bool, owner: str
+) -> Flow[RefreshResult]:
+    config = env.config
     now = yield Now()
     current = yield from env.load(key)
     settled = _settled_by_sibling(env, seen, current, now, force)
@@ -125,27 +193,71 @@ def _refresh_holding_lock(env: FlowEnv, key: str, seen: Loaded, force: bool) -> 
             {"grant_type": "refresh_token", "refresh_token": refresh_token},
             url=metadata.token_endpoint,
         )
-        response = yield from env.post(request, "token endpoint")
-        now = yield Now()
+        # The answer is waited for well past the requests' own waits, with the lease kept
+        # alive meanwhile: a slow provider still rotates the token, and nobody else may
+        # send the old one in the meantime.
+        hold = LeaseHold(refresh_lock_name(key), owner, config.effective_lock_lease)
+        response = yield from env.post(
+            request, "token endpoint", timeout=config.refresh_timeout, keep_lease=hold
+        )
+        now = yield from env.provider_clock(response)
         fresh = parse_token_response(response.status, response.body, now)
     except TokenEndpointError as exc:
-        if exc.error != "invalid_grant":
-            yield env.log(
-                ERROR, f"refresh failed with {exc.error}; keeping the session for a retry"
-            )
-            return RefreshResult(RefreshOutcome.UNAVAILABLE, current, exc.error)
-        return (yield from _confirm_rejection(env, key, current))
+        return (yield from _refresh_refused(env, key, current, exc))
+    except OutcomeUnknown as exc:
+        yield env.log(
+            ERROR,
+            f"the token endpoint may have rotated the refresh token but its answer never "
+            f"came ({exc}); the session ends rather than reuse the old token",
+            event=events.REFRESH_LOST,
+            session=tag_of_key(key),
+        )
+        ended = yield from end_record(env, key, current, EndReason.REFRESH_LOST)
+        return RefreshResult(RefreshOutcome.REJECTED, ended, "refresh_lost")
     except ProviderError as exc:
         yield env.log(WARNING, f"refresh unavailable: {exc}")
         return RefreshResult(RefreshOutcome.UNAVAILABLE, current, str(exc))
+    # Store the provider's answer first: from here on the old refresh token is spent.
     tokens = current.record.tokens.merged_with(fresh)
-    claims = current.record.claims
-    if fresh.id_token:
-        claims = yield from _claims_after_refresh(env, fresh.id_token, current.record)
-    stored = yield from save_tokens(env, key, current, tokens, claims)
+    stored = yield from save_tokens(env, key, current, tokens, current.record.claims)
     if stored is None:
         return RefreshResult(RefreshOutcome.REJECTED, None, "the session vanished during refresh")
+    if fresh.id_token:
+        claims = yield from _claims_after_refresh(env, fresh.id_token, current.record)
+        if claims != dict(stored.record.claims):
+            with_claims = yield from save_tokens(env, key, stored, stored.record.tokens, claims)
+            stored = with_claims or stored
     return RefreshResult(RefreshOutcome.ROTATED, stored, "refreshed")
+
+
+def _refresh_refused(
+    env: FlowEnv, key: str, current: Loaded, exc: TokenEndpointError
+) -> Flow[RefreshResult]:
+    """An OAuth error from the token endpoint, classified once:
+
+    * about the grant (``invalid_grant``, or a 400 that is not an OAuth error, as some
+      providers send for a revoked token): the session ends as rejected, after a re-read
+      (a sibling may have rotated the token);
+    * about the client (``invalid_client``, ``unauthorized_client``): a configuration
+      error, logged as such; the session is kept (fixing the configuration saves it);
+    * anything else (``temporarily_unavailable``, 429, ...): transient.
+    """
+    if exc.error in ("invalid_grant", NOT_AN_OAUTH_ERROR):
+        return (yield from _confirm_rejection(env, key, current))
+    if exc.error in CLIENT_ERRORS:
+        yield env.log(
+            ERROR,
+            f"the token endpoint refused this client ({exc}); check client_id, its secret "
+            "and token_endpoint_auth_method; the session is kept",
+            event=events.REFRESH_CONFIG_ERROR,
+            client_id=env.config.client_id,
+            auth_method=env.config.auth_method,
+        )
+        return RefreshResult(RefreshOutcome.UNAVAILABLE, current, exc.error)
+    yield env.log(
+        WARNING, f"{exc.error}; keeping the session for a retry", event=events.REFRESH_FAILED
+    )
+    return RefreshResult(RefreshOutcome.UNAVAILABLE, current, exc.error)
 
 
 def _confirm_rejection(env: FlowEnv, key: str, current: Loaded) -> Flow[RefreshResult]:
@@ -184,7 +296,7 @@ def save_tokens(
     current = base
     for _ in range(MAX_CAS_RETRIES):
         record = current.record.with_tokens(tokens, claims).touched(now)  # type: ignore[arg-type]
-        version = yield from env.save(key, record, current.version)
+        version = yield from _save_retrying(env, key, record, current.version)
         if version is not None:
             return Loaded(record, version)
         reread = yield from env.load(key)
@@ -195,6 +307,24 @@ def save_tokens(
             return reread
         current = reread
     raise StoreContention("the session store kept changing while saving new tokens")
+
+
+def _save_retrying(
+    env: FlowEnv, key: str, record: SessionRecord, expected: int | None
+) -> Flow[int | None]:
+    """``env.save``, tried again a few times when the store fails: the record may hold
+    tokens the provider has just issued, which exist nowhere else."""
+    for attempt in range(STORE_WRITE_RETRIES):
+        try:
+            return (yield from env.save(key, record, expected))
+        except StoreUnavailable as exc:
+            if attempt == STORE_WRITE_RETRIES - 1:
+                yield env.log(
+                    ERROR, f"new tokens could not be saved ({exc})", event=events.STORE_WRITE_FAILED
+                )
+                raise
+            yield Sleep(STORE_RETRY_PAUSE * (attempt + 1))
+    raise AssertionError("unreachable")
 
 
 def end_record(env: FlowEnv, key: str, loaded: Loaded, reason: EndReason) -> Flow[Loaded | None]:

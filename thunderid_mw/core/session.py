@@ -21,6 +21,9 @@ class EndReason(StrEnum):
     REFRESH_REJECTED = "refresh_rejected"
     REVOKED = "revoked"
     LOGGED_OUT_BY_PROVIDER = "logged_out_by_provider"
+    # A refresh reached the provider but its answer never came: the refresh token may
+    # have been rotated, and sending it again would revoke the whole token family.
+    REFRESH_LOST = "refresh_lost"
 
 
 @dataclass(frozen=True, slots=True)

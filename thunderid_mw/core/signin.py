@@ -229,7 +229,8 @@ def complete_sign_in(
     response = yield from env.post(request, "token endpoint")
     now = yield Now()
     try:
-        tokens = parse_token_response(response.status, response.body, now)
+        provider_now = yield from env.provider_clock(response)
+        tokens = parse_token_response(response.status, response.body, provider_now)
     except TokenEndpointError as exc:
         if exc.error in CLIENT_ERRORS:
             # The provider refuses this application, not this user: no retry can help.

@@ -11,6 +11,7 @@ from typing import Any
 from urllib.parse import quote
 
 from .config import ClientAuthMethod
+from .crypto import b64url_decode
 from .errors import ProviderError, TokenEndpointError
 
 MAX_RESPONSE_BYTES = 1 << 20
@@ -107,15 +108,26 @@ def parse_json_body(status: int, body: bytes, what: str) -> dict[str, Any]:
     return data
 
 
+#: ``TokenEndpointError.error`` for a 400 whose body is not an OAuth error.
+NOT_AN_OAUTH_ERROR = "http_400"
+
+
 def parse_token_response(status: int, body: bytes, now: float) -> TokenSet:
     """A ``TokenSet`` from a token endpoint answer; ``TokenEndpointError`` for an OAuth error
     (RFC 6749 5.2), ``ProviderError`` for anything else unusable."""
-    if status >= 500:
+    if status >= 500 or status == 429:
         raise ProviderError(f"the token endpoint answered HTTP {status}")
-    data = parse_json_body(status, body, "token endpoint")
+    try:
+        data = parse_json_body(status, body, "token endpoint")
+    except ProviderError:
+        if status == 400:  # some providers answer a revoked refresh token with a bare 400
+            raise TokenEndpointError(NOT_AN_OAUTH_ERROR, "HTTP 400 without a JSON body") from None
+        raise
     if status != 200 or "error" in data:
         error = data.get("error")
         if not isinstance(error, str):
+            if status == 400:
+                raise TokenEndpointError(NOT_AN_OAUTH_ERROR, "HTTP 400 without an error code")
             raise ProviderError(f"the token endpoint answered HTTP {status} without an error code")
         description = data.get("error_description")
         raise TokenEndpointError(
@@ -132,7 +144,23 @@ def parse_token_response(status: int, body: bytes, now: float) -> TokenSet:
     return tokens
 
 
+def jwt_exp(token: str) -> float | None:
+    """The ``exp`` of a token that is a JWT (read, not verified: only its own issuer's
+    clock is wanted), or None."""
+    parts = token.split(".")
+    if len(parts) != 3:
+        return None
+    raw = b64url_decode(parts[1])
+    try:
+        claims = json.loads(raw) if raw else None
+    except ValueError:
+        return None
+    return json_number(claims.get("exp")) if isinstance(claims, dict) else None
+
+
 def token_set_from_json(data: Mapping[str, Any], now: float) -> TokenSet:
+    """``now`` is the provider's time of the answer where known; a JWT access token's own
+    ``exp`` is the provider's clock itself and wins over ``now + expires_in``."""
     access_token = data.get("access_token")
     if not isinstance(access_token, str) or not access_token:
         raise ProviderError("the token endpoint answer has no access_token")
@@ -147,7 +175,7 @@ def token_set_from_json(data: Mapping[str, Any], now: float) -> TokenSet:
     return TokenSet(
         access_token=access_token,
         token_type=token_type,
-        expires_at=None if expires_in is None else now + expires_in,
+        expires_at=jwt_exp(access_token) or (None if expires_in is None else now + expires_in),
         refresh_token=refresh_token if isinstance(refresh_token, str) and refresh_token else None,
         id_token=id_token if isinstance(id_token, str) and id_token else None,
         scopes=tuple(scope.split()) if isinstance(scope, str) else (),

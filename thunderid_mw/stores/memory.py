@@ -92,11 +92,12 @@ class MemoryStore(LocalAsyncTwins):
             self._data.pop(key, None)
 
     def acquire_lock(self, name: str, owner: str, lease_seconds: float) -> bool:
-        """Take the lease ``name`` for ``owner`` unless another live lease holds it."""
+        """Take the lease ``name`` for ``owner`` unless another live lease holds it (the
+        owner that holds it renews it)."""
         now = time()
         with self._lock:
             held = self._locks.get(name)
-            if held is not None and held[1] > now:
+            if held is not None and held[1] > now and held[0] != owner:
                 return False
             self._locks[name] = (owner, now + lease_seconds)
             return True

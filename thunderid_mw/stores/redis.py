@@ -53,6 +53,17 @@ return 1
 """
 
 # KEYS[1] the lease, ARGV[1] the owner: delete only our own lease (fencing).
+# Take the lease, or renew it for the owner that holds it (a refresh still waiting for the
+# provider keeps its lease alive); another owner's live lease wins.
+_ACQUIRE_LUA = """
+local held = redis.call('GET', KEYS[1])
+if held == false or held == ARGV[1] then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  return 1
+end
+return 0
+"""
+
 _RELEASE_LUA = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then
   return redis.call('DEL', KEYS[1])
@@ -68,20 +79,22 @@ _RETRY_ON = (RedisConnectionError,)
 
 
 class _SyncBundle:
-    __slots__ = ("client", "owned", "release", "save")
+    __slots__ = ("acquire", "client", "owned", "release", "save")
 
     def __init__(self, client: redis.Redis, owned: bool) -> None:
         self.client = client
+        self.acquire: Script = client.register_script(_ACQUIRE_LUA)
         self.owned = owned
         self.save: Script = client.register_script(_SAVE_LUA)
         self.release: Script = client.register_script(_RELEASE_LUA)
 
 
 class _AsyncBundle:
-    __slots__ = ("client", "owned", "release", "save")
+    __slots__ = ("acquire", "client", "owned", "release", "save")
 
     def __init__(self, client: redis.asyncio.Redis, owned: bool) -> None:
         self.client = client
+        self.acquire: AsyncScript = client.register_script(_ACQUIRE_LUA)
         self.owned = owned
         self.save: AsyncScript = client.register_script(_SAVE_LUA)
         self.release: AsyncScript = client.register_script(_RELEASE_LUA)
@@ -164,10 +177,11 @@ class RedisStore:
             self._fail(exc)
 
     def acquire_lock(self, name: str, owner: str, lease_seconds: float) -> bool:
-        """Take the lease ``name`` for ``owner`` unless another live lease holds it."""
+        """Take the lease ``name`` for ``owner`` unless another live lease holds it (the
+        owner that holds it renews it)."""
         try:
-            ok = self._sync_bundle().client.set(
-                self._lkey(name), owner, nx=True, px=_lease_ms(lease_seconds)
+            ok = self._sync_bundle().acquire(
+                keys=[self._lkey(name)], args=[owner, _lease_ms(lease_seconds)]
             )
         except (RedisError, OSError) as exc:
             self._fail(exc)
@@ -230,8 +244,8 @@ class RedisStore:
     async def aacquire_lock(self, name: str, owner: str, lease_seconds: float) -> bool:
         """Async twin of :meth:`acquire_lock`."""
         try:
-            ok = await self._async_bundle().client.set(
-                self._lkey(name), owner, nx=True, px=_lease_ms(lease_seconds)
+            ok = await self._async_bundle().acquire(
+                keys=[self._lkey(name)], args=[owner, _lease_ms(lease_seconds)]
             )
         except (RedisError, OSError) as exc:
             self._fail(exc)

@@ -57,7 +57,7 @@ _DELETE = "DELETE FROM sessions WHERE key = ?"
 _ACQUIRE = (
     "INSERT INTO locks (name, owner, expires_at) VALUES (?1, ?2, ?3)"
     " ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at"
-    " WHERE locks.expires_at <= ?4"
+    " WHERE locks.expires_at <= ?4 OR locks.owner = excluded.owner"
     " RETURNING 1"
 )
 
@@ -200,7 +200,8 @@ class SQLiteStore(LocalAsyncTwins):
             self._fail(exc)
 
     def acquire_lock(self, name: str, owner: str, lease_seconds: float) -> bool:
-        """Take the lease ``name`` for ``owner`` unless another live lease holds it."""
+        """Take the lease ``name`` for ``owner`` unless another live lease holds it (the
+        owner that holds it renews it)."""
         now = time()
         try:
             rows = (
