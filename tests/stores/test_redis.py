@@ -56,11 +56,11 @@ def test_ttl_follows_each_save(redis_url: str, raw: redis.Redis) -> None:
 def test_redis_removes_expired_keys_itself(redis_url: str, raw: redis.Redis) -> None:
     store = RedisStore(redis_url)
     for i in range(5):
-        store.save(f"k{i}", b"x", expires_at=time.time() + 0.1, expected_version=None)
-    store.acquire_lock("L", "o", 0.1)
+        store.save(f"k{i}", b"x", expires_at=time.time() + 1.0, expected_version=None)
+    store.acquire_lock("L", "o", 1.0)
     assert raw.dbsize() == 6
     # DBSIZE counts keys still in memory: no read of ours triggers a lazy expiry here
-    deadline = time.monotonic() + 3
+    deadline = time.monotonic() + 5
     while raw.dbsize() and time.monotonic() < deadline:
         time.sleep(0.05)
     assert raw.dbsize() == 0

@@ -10,12 +10,19 @@ waiting, token endpoint 4 s late, refresh_timeout 15 s, requests wait up to 10 s
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
+from tests.redis.conftest import sign_in_many, start_pair
 from tests.support.idp import IdP
 from tests.tokens.conftest import fire_threads, refresh_counts, sleep_until, userinfo_status
+
+API = {"Accept": "application/json"}
+COOKIE = "__thunderid__session"
 
 SLOW = {
     "THUNDERID_HTTP_TIMEOUT": "1",
@@ -57,3 +64,58 @@ def test_a_slow_token_endpoint_never_sees_a_refresh_token_twice(
     assert new != old
     assert userinfo_status(idp_reset, new) == 200  # the token family was not revoked
     assert refresh_counts(idp_reset) == (1, 0)
+
+
+@pytest.mark.parametrize("store", ["sqlite", "redis"])
+def test_gunicorn_and_uvicorn_sharing_a_store_under_a_slow_provider(
+    idp_reset: IdP, redis_url: str, tmp_path: Path, store: str
+) -> None:
+    """The same, with the burst split over gunicorn and uvicorn on one store: one grant
+    in all, no reuse, nothing expired served; anonymous requests keep being answered
+    while the refresh is held up (their latency is printed, never asserted)."""
+    url = f"sqlite:///{tmp_path}/sessions.sqlite3" if store == "sqlite" else redis_url
+    wsgi, asgi = start_pair(idp_reset, url, tmp_path, wsgi_workers=2, asgi_workers=1, **SLOW)
+    try:
+        idp_reset.set_access_token_ttl(2)
+        (cookie,) = sign_in_many(idp_reset, [(wsgi.url, "alice")])
+        idp_reset.set_access_token_ttl(idp_reset.default_access_token_ttl)
+        whoami = httpx.get(
+            wsgi.url + "/api/whoami", headers={"Cookie": f"{COOKIE}={cookie}", **API}
+        ).json()
+        sleep_until(whoami["expires_at"])
+        idp_reset.delay("token", DELAY_MS)
+        with ThreadPoolExecutor(N + 1) as pool:
+            burst = [
+                pool.submit(
+                    httpx.get,
+                    (wsgi.url if i % 2 else asgi.url) + "/api/whoami",
+                    headers={"Cookie": f"{COOKIE}={cookie}", **API},
+                    timeout=30,
+                )
+                for i in range(N)
+            ]
+            began = time.perf_counter()
+            anonymous = httpx.get(wsgi.url + "/public", timeout=30)
+            anonymous_ms = (time.perf_counter() - began) * 1000
+            responses = [f.result() for f in burst]
+        answered_at = time.time()
+        print(f"anonymous GET /public during the slow refresh: {anonymous_ms:.0f} ms")
+        assert anonymous.status_code == 200
+        deadline = time.monotonic() + 20
+        while refresh_counts(idp_reset) == (0, 0) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        idp_reset.delay("token", 0)
+        assert refresh_counts(idp_reset) == (1, 0), idp_reset.counts()
+        for response in responses:
+            assert response.status_code in (200, 503), response.text
+            if response.status_code == 200:
+                assert response.json()["expires_at"] > answered_at - 1
+        for server in (wsgi, asgi):
+            after = httpx.get(
+                server.url + "/api/whoami", headers={"Cookie": f"{COOKIE}={cookie}", **API}
+            )
+            assert after.status_code == 200 and after.json()["signed_in"] is True
+        assert refresh_counts(idp_reset) == (1, 0)
+    finally:
+        wsgi.stop()
+        asgi.stop()
