@@ -67,6 +67,30 @@ def test_required_fields(missing: str) -> None:
         ({"refresh_leeway": -1.0}, "refresh_leeway"),
         ({"refresh_wait_timeout": 0.0}, "refresh_wait_timeout"),
         ({"max_sign_ins_in_progress": 0}, "max_sign_ins_in_progress"),
+        # Numeric ranges: 0 idle timeout was an endless sign-in loop.
+        ({"idle_timeout": 0}, "idle_timeout must be a finite number > 0"),
+        ({"idle_timeout": -5.0}, "idle_timeout must be a finite number > 0"),
+        ({"idle_timeout": float("nan")}, "idle_timeout"),
+        ({"absolute_timeout": float("inf")}, "absolute_timeout"),
+        ({"http_timeout": 0}, "http_timeout"),
+        ({"touch_interval": -1}, "touch_interval must be a finite number >= 0"),
+        ({"sign_in_timeout": 0}, "sign_in_timeout"),
+        ({"clock_skew": -1}, "clock_skew"),
+        ({"websocket_recheck_interval": 0}, "websocket_recheck_interval"),
+        ({"ended_session_memory": -1}, "ended_session_memory"),
+        ({"refresh_retry_interval": -0.5}, "refresh_retry_interval"),
+        ({"idle_timeout": True}, "idle_timeout must be a number"),
+        ({"idle_timeout": "600"}, "idle_timeout must be a number"),
+        # The callback route would be the home page.
+        ({"after_sign_in_url": "https://app.test"}, "needs a path of its own"),
+        ({"after_sign_in_url": "https://app.test/"}, "needs a path of its own"),
+        ({"after_sign_in_url": "https://app.test/?next=1"}, "needs a path of its own"),
+        # Clearly weak secrets.
+        ({"secret": "x" * 40}, "secret is weak: it uses fewer than 8 different"),
+        ({"secret": "abcabcabcabcabcabcabcabcabcabcabc"}, "secret is weak"),
+        ({"secret": "please-CHANGE-ME-before-production-2024"}, "placeholder 'changeme'"),
+        ({"secret": "replace_me_with_a_long_random_value_0123"}, "placeholder 'replaceme'"),
+        ({"secret": "<at least 32 random characters, shared>"}, "template placeholder"),
     ],
 )
 def test_validation_errors(changes: dict[str, Any], message: str) -> None:
@@ -90,6 +114,12 @@ def test_cookie_validation_errors(changes: dict[str, Any], message: str) -> None
         SessionCookieConfig(**changes)
 
 
+@pytest.mark.parametrize("secret", ["x" * 40, "x" * 31, "changeme-changeme-changeme-changeme"])
+def test_secret_errors_say_how_to_generate_one(secret: str) -> None:
+    with pytest.raises(ConfigError, match="thunderid-mw secret"):
+        make_config(secret=secret)
+
+
 def test_a_changed_copy_is_validated_again() -> None:
     with pytest.raises(ConfigError, match="secret"):
         dataclasses.replace(make_config(), secret="short")
@@ -100,7 +130,6 @@ def test_a_changed_copy_is_validated_again() -> None:
     [
         ("https://app.test/callback", "/callback"),
         ("https://app.test/auth/done?x=1", "/auth/done"),
-        ("https://app.test", "/"),
     ],
 )
 def test_callback_path_is_path_of_after_sign_in_url(url: str, path: str) -> None:

@@ -6,6 +6,7 @@ with a message that names the field, not at the first request.
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
@@ -26,6 +27,44 @@ ClientAuthMethod = Literal["client_secret_basic", "client_secret_post", "none"]
 DEFAULT_COOKIE_NAME = "__thunderid__session"
 DEFAULT_BASE_URL = "https://localhost:8090"
 MIN_SECRET_LENGTH = 32
+SECRET_ADVICE = (
+    "generate one with: thunderid-mw secret "
+    "(or python -c 'import secrets; print(secrets.token_urlsafe(32))')"
+)
+# Placeholders people paste from examples (compared without case and punctuation).
+_PLACEHOLDER_WORDS = ("changeme", "replaceme", "placeholder", "yoursecret", "secrethere")
+_MIN_DISTINCT_SECRET_CHARS = 8
+# (setting, minimum, minimum allowed?) for every numeric setting; None means "default".
+NUMERIC_RANGES: tuple[tuple[str, float, bool], ...] = (
+    ("refresh_leeway", 0, True),
+    ("http_timeout", 0, False),
+    ("idle_timeout", 0, False),
+    ("absolute_timeout", 0, False),
+    ("touch_interval", 0, True),
+    ("sign_in_timeout", 0, False),
+    ("max_sign_ins_in_progress", 1, True),
+    ("refresh_wait_timeout", 0, False),
+    ("refresh_timeout", 0, False),
+    ("refresh_retry_interval", 0, True),
+    ("lock_lease", 0, False),
+    ("clock_skew", 0, True),
+    ("websocket_recheck_interval", 0, False),
+    ("ended_session_memory", 0, True),
+)
+
+
+def secret_weakness(secret: str) -> str | None:
+    """Why ``secret`` is clearly guessable (a repeated character, a pasted placeholder),
+    or None. Length is checked separately."""
+    if len(set(secret)) < _MIN_DISTINCT_SECRET_CHARS:
+        return f"it uses fewer than {_MIN_DISTINCT_SECRET_CHARS} different characters"
+    folded = "".join(ch for ch in secret.lower() if ch.isalnum())
+    for word in _PLACEHOLDER_WORDS:
+        if word in folded:
+            return f"it contains the placeholder {word!r}"
+    if "<" in secret and ">" in secret:
+        return "it looks like a template placeholder (<...>)"
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,10 +176,18 @@ class ThunderIDConfig:
         if not self.secret or len(self.secret) < MIN_SECRET_LENGTH:
             raise ConfigError(
                 f"secret must be at least {MIN_SECRET_LENGTH} characters and shared by every "
-                "worker and host; generate one with: "
-                "python -c 'import secrets; print(secrets.token_urlsafe(32))'"
+                f"worker and host; {SECRET_ADVICE}"
             )
+        if (weakness := secret_weakness(self.secret)) is not None:
+            raise ConfigError(f"secret is weak: {weakness}; {SECRET_ADVICE}")
         _require_absolute_url("after_sign_in_url", self.after_sign_in_url)
+        if urlsplit(self.after_sign_in_url).path in ("", "/"):
+            # Its path is the callback route: "/" would turn the home page into it.
+            raise ConfigError(
+                f"after_sign_in_url {self.after_sign_in_url!r} needs a path of its own, e.g. "
+                f"{self.after_sign_in_url.rstrip('/')}/callback: the middleware takes that "
+                "path over as its callback route"
+            )
         _require_absolute_url("base_url", self.base_url)
         if self.after_sign_out_url is not None:
             _require_absolute_url("after_sign_out_url", self.after_sign_out_url)
@@ -174,8 +221,7 @@ class ThunderIDConfig:
                 raise ConfigError(f"path_requirements keys must start with '/', got {path!r}")
         if self.ca_bundle is not None and not os.path.exists(self.ca_bundle):
             raise ConfigError(f"ca_bundle {self.ca_bundle!r} does not exist")
-        if self.refresh_leeway < 0 or self.refresh_wait_timeout <= 0:
-            raise ConfigError("refresh_leeway must be >= 0 and refresh_wait_timeout > 0")
+        self._check_ranges()
         if self.refresh_timeout < self.http_timeout:
             raise ConfigError(
                 f"refresh_timeout ({self.refresh_timeout}s) must be at least http_timeout "
@@ -187,12 +233,21 @@ class ThunderIDConfig:
                 f"lock_lease ({self.lock_lease}s) must be longer than http_timeout "
                 f"({self.http_timeout}s)"
             )
-        if self.refresh_retry_interval < 0:
-            raise ConfigError("refresh_retry_interval must be >= 0")
-        if self.max_sign_ins_in_progress < 1:
-            raise ConfigError("max_sign_ins_in_progress must be at least 1")
         if self.session_cookie.host_prefix and not self.cookie_secure:
             raise ConfigError("session_cookie.host_prefix needs a Secure cookie (https)")
+
+    def _check_ranges(self) -> None:
+        """Every number is finite and in its range: ``idle_timeout=0`` would end each
+        session as it starts (an endless sign-in loop), a negative one likewise."""
+        for name, minimum, inclusive in NUMERIC_RANGES:
+            value = getattr(self, name)
+            if value is None:
+                continue
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise ConfigError(f"{name} must be a number, got {value!r}")
+            if not math.isfinite(value) or value < minimum or (value == minimum and not inclusive):
+                bound = f">= {minimum:g}" if inclusive else f"> {minimum:g}"
+                raise ConfigError(f"{name} must be a finite number {bound}, got {value!r}")
 
     def __repr__(self) -> str:
         """Every setting but the secrets; a store URL without its password."""
@@ -259,79 +314,15 @@ class ThunderIDConfig:
     ) -> ThunderIDConfig:
         """Build a config from ``THUNDERID_*`` variables; keyword arguments win.
 
-        Recognised: BASE_URL, CLIENT_ID, CLIENT_SECRET, AFTER_SIGN_IN_URL,
-        AFTER_SIGN_OUT_URL, SECRET, SCOPES (space separated), STORE (a store URL:
-        ``memory://``, ``sqlite:///path``, ``redis://…``, ``rediss://…``, ``unix://…``),
-        PROTECTED_PATHS (comma separated), CA_BUNDLE, VERIFY_TLS (0/1), REFRESH_LEEWAY,
-        HTTP_TIMEOUT, DISCOVERY_URL, ISSUER, COOKIE_NAME, COOKIE_SECURE (0/1),
-        COOKIE_HOST_PREFIX (0/1), SIGN_IN_PATH, SIGN_OUT_PATH, BACKCHANNEL_LOGOUT_PATH,
-        IDLE_TIMEOUT, ABSOLUTE_TIMEOUT,
-        TOUCH_INTERVAL, REFRESH_WAIT_TIMEOUT, REFRESH_TIMEOUT, REFRESH_RETRY_INTERVAL,
-        LOCK_LEASE,
-        SIGN_IN_TIMEOUT, WEBSOCKET_RECHECK_INTERVAL (seconds).
-        """
+        Every setting has a variable (the table in ``core/config_env.py`` and
+        docs/configuration.md); an unknown ``THUNDERID_*`` variable gives a
+        ``ConfigWarning`` naming the closest known one."""
+        from .config_env import settings_from_env
+
         env = os.environ if environ is None else environ
-
-        def get(name: str) -> str | None:
-            value = env.get(prefix + name)
-            return value if value not in (None, "") else None
-
-        kwargs: dict[str, Any] = {}
-        text_fields = {
-            "BASE_URL": "base_url",
-            "CLIENT_ID": "client_id",
-            "CLIENT_SECRET": "client_secret",
-            "AFTER_SIGN_IN_URL": "after_sign_in_url",
-            "AFTER_SIGN_OUT_URL": "after_sign_out_url",
-            "SECRET": "secret",
-            "CA_BUNDLE": "ca_bundle",
-            "DISCOVERY_URL": "discovery_url",
-            "ISSUER": "issuer",
-            "SIGN_IN_PATH": "sign_in_path",
-            "SIGN_OUT_PATH": "sign_out_path",
-            "BACKCHANNEL_LOGOUT_PATH": "backchannel_logout_path",
-        }
-        for env_name, field_name in text_fields.items():
-            if (value := get(env_name)) is not None:
-                kwargs[field_name] = value
-        float_fields = {
-            "REFRESH_LEEWAY": "refresh_leeway",
-            "HTTP_TIMEOUT": "http_timeout",
-            "IDLE_TIMEOUT": "idle_timeout",
-            "ABSOLUTE_TIMEOUT": "absolute_timeout",
-            "TOUCH_INTERVAL": "touch_interval",
-            "REFRESH_WAIT_TIMEOUT": "refresh_wait_timeout",
-            "REFRESH_TIMEOUT": "refresh_timeout",
-            "REFRESH_RETRY_INTERVAL": "refresh_retry_interval",
-            "LOCK_LEASE": "lock_lease",
-            "SIGN_IN_TIMEOUT": "sign_in_timeout",
-            "WEBSOCKET_RECHECK_INTERVAL": "websocket_recheck_interval",
-        }
-        for env_name, field_name in float_fields.items():
-            if (value := get(env_name)) is not None:
-                try:
-                    kwargs[field_name] = float(value)
-                except ValueError:
-                    raise ConfigError(
-                        f"{prefix}{env_name} must be a number, got {value!r}"
-                    ) from None
-        if (value := get("SCOPES")) is not None:
-            kwargs["scopes"] = tuple(value.replace(",", " ").split())
-        if (value := get("PROTECTED_PATHS")) is not None:
-            kwargs["protected_paths"] = tuple(p.strip() for p in value.split(",") if p.strip())
-        if (value := get("VERIFY_TLS")) is not None:
-            kwargs["verify_tls"] = _parse_bool(prefix + "VERIFY_TLS", value)
-        cookie_changes: dict[str, Any] = {}
-        if (value := get("COOKIE_NAME")) is not None:
-            cookie_changes["name"] = value
-        if (value := get("COOKIE_SECURE")) is not None:
-            cookie_changes["secure"] = _parse_bool(prefix + "COOKIE_SECURE", value)
-        if (value := get("COOKIE_HOST_PREFIX")) is not None:
-            cookie_changes["host_prefix"] = _parse_bool(prefix + "COOKIE_HOST_PREFIX", value)
+        kwargs, cookie_changes = settings_from_env(env, prefix)
         if cookie_changes:
             kwargs["session_cookie"] = SessionCookieConfig(**cookie_changes)
-        if (value := get("STORE")) is not None:
-            kwargs["store"] = value  # a store URL; the client opens it
         kwargs.update(overrides)
         missing = [n for n in ("client_id", "after_sign_in_url", "secret") if n not in kwargs]
         if missing:
@@ -344,12 +335,3 @@ def _require_absolute_url(name: str, value: str) -> None:
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise ConfigError(f"{name} must be an absolute http(s) URL, got {value!r}")
-
-
-def _parse_bool(name: str, value: str) -> bool:
-    lowered = value.strip().lower()
-    if lowered in ("1", "true", "yes", "on"):
-        return True
-    if lowered in ("0", "false", "no", "off"):
-        return False
-    raise ConfigError(f"{name} must be a boolean (1/0, true/false), got {value!r}")
