@@ -39,6 +39,7 @@ from .core.signout import end_session, sign_out_target
 from .core.token_state import RefreshOutcome
 from .stores import SQLiteStore, store_from_url
 from .stores.base import SessionStore, StoredItem
+from .stores.check import check_store
 
 DEFAULT_SQLITE_PATH = "thunderid-sessions.sqlite3"
 CACHE_SIZE = 10_000
@@ -74,6 +75,7 @@ class ClientBase:
         self.keys = Keys.from_secret(config.secret)
         self.codec = RecordCodec(self.keys, config.encrypt_tokens)
         self.store: SessionStore = open_store(config.store)
+        check_store(self.store)  # fail at start-up, not at the first sign-in
         self.router = Router(config)
         # Provider metadata is fetched on first need (GetMetadata), not at start-up.
         self.env = FlowEnv(config, self.keys, self.codec)

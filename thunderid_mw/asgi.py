@@ -13,6 +13,7 @@ import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
+from ._logging import log_unavailable
 from .client import AsyncThunderIDClient
 from .context import CONTEXT_KEY
 from .core.authorization import refusal
@@ -98,6 +99,7 @@ class ThunderIDASGIMiddleware:
         try:
             ctx = await self.client.context_for_session(session_id)
         except (RefreshUnavailable, StoreUnavailable, ProviderError) as exc:
+            log_unavailable(exc)
             await self._refuse(scope, send, unavailable_for(_request_info(scope), exc))
             return
         if not ctx.is_signed_in:

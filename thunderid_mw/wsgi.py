@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from ._logging import log_unavailable
 from .client import ThunderIDClient
 from .context import CONTEXT_KEY
 from .core.authorization import refusal
@@ -57,6 +58,7 @@ class ThunderIDWSGIMiddleware:
         try:
             ctx = self.client.context_for_cookie(environ.get("HTTP_COOKIE"))
         except (RefreshUnavailable, StoreUnavailable, ProviderError) as exc:
+            log_unavailable(exc)
             return _send(unavailable_for(_request_info(environ), exc), start_response)
         if not ctx.is_signed_in and self._is_protected(path):
             response = challenge(self.config, _request_info(environ), ctx.ended_reason)
