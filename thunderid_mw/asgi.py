@@ -28,6 +28,7 @@ from .core.handler import (
     unavailable_for,
 )
 from .core.paths import app_relative, mount_prefix
+from .core.proxy import Network, public_origin
 from .core.responses import Response
 from .core.routing import Route
 
@@ -132,7 +133,8 @@ class ThunderIDASGIMiddleware:
 
     async def _answer_route(self, route: Route, scope: Scope, receive: Receive, send: Send) -> None:
         form = parse_form(await _read_body(receive)) if scope["method"] == "POST" else None
-        response = await self.client.handle_route(route, _request_info(scope, form))
+        request = _request_info(scope, form, self.config.trusted_proxy_networks)
+        response = await self.client.handle_route(route, request)
         await _send(response, send)
 
     async def _refuse(self, scope: Scope, send: Send, response: Response) -> None:
@@ -209,7 +211,9 @@ def _cookie_header(scope: Scope, needle: bytes = b"") -> str | None:
     return found
 
 
-def _request_info(scope: Scope, form: dict[str, str] | None = None) -> RequestInfo:
+def _request_info(
+    scope: Scope, form: dict[str, str] | None = None, networks: tuple[Network, ...] = ()
+) -> RequestInfo:
     headers: dict[str, str] = {}
     for name, value in scope["headers"]:
         headers.setdefault(name.decode("latin-1").lower(), value.decode("latin-1"))
@@ -222,6 +226,13 @@ def _request_info(scope: Scope, form: dict[str, str] | None = None) -> RequestIn
         cookie_header=_cookie_header(scope),
         header=headers.get,
         form=form,
+        origin=public_origin(
+            "https" if scope.get("scheme") in ("https", "wss") else "http",
+            headers.get("host"),
+            (scope.get("client") or (None,))[0],
+            headers.get,
+            networks,
+        ),
     )
 
 

@@ -17,6 +17,7 @@ from .core.config import ThunderIDConfig
 from .core.errors import ProviderError, RefreshUnavailable, StoreUnavailable
 from .core.handler import MAX_FORM_BYTES, RequestInfo, challenge, parse_form, unavailable_for
 from .core.paths import mount_prefix
+from .core.proxy import Network, public_origin
 from .core.responses import Response, status_line
 
 Environ = dict[str, Any]
@@ -53,7 +54,11 @@ class ThunderIDWSGIMiddleware:
         mount = environ.get("SCRIPT_NAME", "")
         route = self._route_for(path, mount_prefix(mount) if mount else "")
         if route is not None:
-            request = _request_info(environ, read_form=environ.get("REQUEST_METHOD") == "POST")
+            request = _request_info(
+                environ,
+                read_form=environ.get("REQUEST_METHOD") == "POST",
+                networks=self.config.trusted_proxy_networks,
+            )
             return _send(self.client.handle_route(route, request), start_response)
         try:
             ctx = self.client.context_for_cookie(environ.get("HTTP_COOKIE"))
@@ -80,7 +85,9 @@ def _app_path(environ: Environ) -> str:
     return path
 
 
-def _request_info(environ: Environ, *, read_form: bool = False) -> RequestInfo:
+def _request_info(
+    environ: Environ, *, read_form: bool = False, networks: tuple[Network, ...] = ()
+) -> RequestInfo:
     def header(name: str) -> str | None:
         value = environ.get("HTTP_" + name.upper().replace("-", "_"))
         return value if isinstance(value, str) else None
@@ -101,7 +108,20 @@ def _request_info(environ: Environ, *, read_form: bool = False) -> RequestInfo:
         cookie_header=environ.get("HTTP_COOKIE"),
         header=header,
         form=form,
+        origin=public_origin(
+            environ.get("wsgi.url_scheme", "http"),
+            environ.get("HTTP_HOST") or _server_host(environ),
+            environ.get("REMOTE_ADDR"),
+            header,
+            networks,
+        ),
     )
+
+
+def _server_host(environ: Environ) -> str | None:
+    name = environ.get("SERVER_NAME")
+    port = environ.get("SERVER_PORT")
+    return f"{name}:{port}" if name and port else name
 
 
 def _send(response: Response, start_response: StartResponse) -> list[bytes]:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit
 
 from .errors import ConfigError
+from .proxy import Network, parse_networks
 from .redact import redact_url
 
 if TYPE_CHECKING:
@@ -138,6 +139,9 @@ class ThunderIDConfig:
     # Path (prefix, as in protected_paths) -> Requirement; such paths need a signed-in
     # user who meets it, others get 403. See core/authorization.py.
     path_requirements: Mapping[str, Requirement] = field(default_factory=dict)
+    # Addresses or networks (CIDR) of reverse proxies whose Forwarded / X-Forwarded-Proto /
+    # X-Forwarded-Host headers tell the request's public origin; nobody else's are read.
+    trusted_proxies: tuple[str, ...] = ()
     # Provider.
     discovery_url: str | None = None
     issuer: str | None = None
@@ -219,6 +223,12 @@ class ThunderIDConfig:
         for path in self.path_requirements:
             if not path.startswith("/"):
                 raise ConfigError(f"path_requirements keys must start with '/', got {path!r}")
+        try:
+            parse_networks(self.trusted_proxies)
+        except ValueError as exc:
+            raise ConfigError(
+                f"trusted_proxies must be IP addresses or networks (10.0.0.0/8): {exc}"
+            ) from None
         if self.ca_bundle is not None and not os.path.exists(self.ca_bundle):
             raise ConfigError(f"ca_bundle {self.ca_bundle!r} does not exist")
         self._check_ranges()
@@ -260,6 +270,10 @@ class ThunderIDConfig:
     @property
     def callback_path(self) -> str:
         return urlsplit(self.after_sign_in_url).path or "/"
+
+    @cached_property
+    def trusted_proxy_networks(self) -> tuple[Network, ...]:
+        return parse_networks(self.trusted_proxies)
 
     @property
     def app_origin(self) -> str:

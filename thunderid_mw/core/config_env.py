@@ -104,6 +104,7 @@ ENV_SETTINGS: Mapping[str, EnvSetting] = {
     "SIGN_OUT_PATH": EnvSetting("sign_out_path", _text),
     "BACKCHANNEL_LOGOUT_PATH": EnvSetting("backchannel_logout_path", _optional_path),
     "PROTECTED_PATHS": EnvSetting("protected_paths", _comma_list),
+    "TRUSTED_PROXIES": EnvSetting("trusted_proxies", _comma_list),
     "STORE": EnvSetting("store", _text),  # a store URL; the client opens it
     "REFRESH_LEEWAY": EnvSetting("refresh_leeway", _number),
     "IDLE_TIMEOUT": EnvSetting("idle_timeout", _number),
@@ -133,6 +134,8 @@ ENV_SETTINGS: Mapping[str, EnvSetting] = {
 }
 
 COOKIE_TARGET = "session_cookie."
+# Settings whose values are objects, not text: code only.
+CODE_ONLY = frozenset({"path_requirements"})
 
 
 def settings_from_env(

@@ -48,6 +48,8 @@ from .signout import end_session, sign_out_target
 
 MAX_FORM_BYTES = 16 * 1024  # a logout token is a signed JWT of a few KB
 MAX_QUERY_FIELDS = 50
+# Added to /sign-in when it redirects to the configured origin, so it happens once.
+HOST_REDIRECT_MARK = "origin_checked"
 # Sign-in failures the user cannot fix (the page offers no "sign in again").
 OPERATOR_FAULTS = frozenset({"client_rejected"})
 
@@ -71,6 +73,8 @@ class RequestInfo:
     # Where the app is mounted (WSGI ``SCRIPT_NAME``, ASGI ``root_path``), without a
     # trailing slash; ``path`` is below it. Links and redirects we send carry it.
     mount: str = ""
+    # The public origin the browser used (``scheme://host``, core/proxy.py), "" if unknown.
+    origin: str = ""
 
     @property
     def is_api(self) -> bool:
@@ -100,6 +104,8 @@ def parse_form(body: bytes) -> dict[str, str]:
 def route_flow(env: FlowEnv, route: Route, request: RequestInfo) -> Flow[Response]:
     """Answer one of the middleware's own routes; every failure becomes a clean page.
     Sign-out never waits for the provider: it signs out locally whatever happens."""
+    if route is Route.SIGN_IN and (moved := (yield from _host_redirect(env, request))):
+        return moved
     if route is not Route.SIGN_OUT:
         try:
             yield from env.provider()
@@ -143,6 +149,37 @@ def route_flow(env: FlowEnv, route: Route, request: RequestInfo) -> Flow[Respons
             "Please try again later.",
             api=request.is_api,
         )
+
+
+def _host_redirect(env: FlowEnv, request: RequestInfo) -> Flow[Response | None]:
+    """Sign-in started on another origin than after_sign_in_url's: the sign-in cookie set
+    here would not reach the callback there ("unknown_state" later). Go there first, once."""
+    if request.origin and request.origin != env.config.app_origin:
+        seen = request.origin
+        try:
+            marked = request.query(HOST_REDIRECT_MARK) is not None
+        except BadRequest:
+            return None  # the sign-in itself answers 400
+        if not marked:
+            yield env.log(
+                WARNING,
+                f"sign-in started on {seen}, but after_sign_in_url is on {env.config.app_origin}; "
+                "redirecting the browser there first",
+                event=events.CONFIG_HOST_MISMATCH,
+            )
+            # Our own origin, so no open redirect; a query that is not header-safe is dropped.
+            safe = request.query_string.isascii() and request.query_string.isprintable()
+            query = request.query_string + "&" if safe and request.query_string else ""
+            target = env.config.app_origin + request.mount + env.config.sign_in_path
+            return redirect(f"{target}?{query}{HOST_REDIRECT_MARK}=1", [])
+        yield env.log(
+            ERROR,
+            f"sign-in still arrives as {seen} after a redirect to {env.config.app_origin}: the "
+            "sign-in cookie will be lost. Behind a reverse proxy, forward the Host header "
+            "and set trusted_proxies (THUNDERID_TRUSTED_PROXIES)",
+            event=events.CONFIG_HOST_MISMATCH,
+        )
+    return None
 
 
 def _sign_in(env: FlowEnv, request: RequestInfo) -> Flow[Response]:
@@ -261,12 +298,22 @@ def _same_site_post(env: FlowEnv, request: RequestInfo, session_id: str | None) 
     """A sign-out POST counts only when it provably comes from this site: the CSRF token
     of the confirmation form, or same-origin fetch metadata; a foreign Origin never."""
     origin = request.header("origin")
-    if origin and origin != "null" and origin.rstrip("/") != env.config.app_origin:
+    if origin and origin != "null" and origin.rstrip("/") not in _own_origins(env, request):
         return False
     token = (request.form or {}).get("csrf_token") or request.header("x-csrf-token")
     if token and session_id is not None:
         return hmac.compare_digest(token.encode(), env.keys.csrf_token(session_id).encode())
     return request.header("sec-fetch-site") == "same-origin"
+
+
+def _own_origins(env: FlowEnv, request: RequestInfo) -> tuple[str, ...]:
+    """The configured origin, and the public origin a trusted proxy reported for the
+    same host (a TLS terminator in front of an app configured with http://)."""
+    configured = env.config.app_origin
+    public = request.origin
+    if public and public.split("://", 1)[1] == configured.split("://", 1)[1]:
+        return (configured, public)
+    return (configured,)
 
 
 def sign_in_failed(
