@@ -8,6 +8,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from .doctor import add_doctor_command
 from .secret import add_secret_command
 
 
@@ -16,6 +17,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="thunderid-mw", description="Operate a thunderid_mw deployment."
     )
     commands = parser.add_subparsers(dest="command", required=True)
+    add_doctor_command(commands)
     add_secret_command(commands)
     return parser
 

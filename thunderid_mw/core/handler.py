@@ -154,7 +154,9 @@ def route_flow(env: FlowEnv, route: Route, request: RequestInfo) -> Flow[Respons
 def _host_redirect(env: FlowEnv, request: RequestInfo) -> Flow[Response | None]:
     """Sign-in started on another origin than after_sign_in_url's: the sign-in cookie set
     here would not reach the callback there ("unknown_state" later). Go there first, once."""
-    if request.origin and request.origin != env.config.app_origin:
+    # Hosts only: cookies are per host, and a TLS terminator that does not say so (or is
+    # not trusted) makes the scheme look like http although the browser used https.
+    if request.origin and _host_of(request.origin) != _host_of(env.config.app_origin):
         seen = request.origin
         try:
             marked = request.query(HOST_REDIRECT_MARK) is not None
@@ -180,6 +182,10 @@ def _host_redirect(env: FlowEnv, request: RequestInfo) -> Flow[Response | None]:
             event=events.CONFIG_HOST_MISMATCH,
         )
     return None
+
+
+def _host_of(origin: str) -> str:
+    return origin.split("://", 1)[-1]
 
 
 def _sign_in(env: FlowEnv, request: RequestInfo) -> Flow[Response]:
@@ -311,7 +317,7 @@ def _own_origins(env: FlowEnv, request: RequestInfo) -> tuple[str, ...]:
     same host (a TLS terminator in front of an app configured with http://)."""
     configured = env.config.app_origin
     public = request.origin
-    if public and public.split("://", 1)[1] == configured.split("://", 1)[1]:
+    if public and _host_of(public) == _host_of(configured):
         return (configured, public)
     return (configured,)
 

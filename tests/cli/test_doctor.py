@@ -1,0 +1,95 @@
+"""``thunderid-mw doctor`` against the test IdP: healthy passes; each broken set-up names
+its fault on one line and exits 1."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.support.idp import IdP
+from tests.support.redis_server import _free_port
+
+SECRET = "doctor-test-secret-0123456789-abcdefghijk"
+
+
+def doctor(idp: IdP, tmp_path: Path, **overrides: str) -> tuple[int, str]:
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "THUNDERID_BASE_URL": idp.issuer,
+        "THUNDERID_CLIENT_ID": idp.conf_client_id,
+        "THUNDERID_CLIENT_SECRET": idp.conf_client_secret,
+        "THUNDERID_AFTER_SIGN_IN_URL": "http://127.0.0.1:8000/callback",
+        "THUNDERID_AFTER_SIGN_OUT_URL": "http://127.0.0.1:8000/",
+        "THUNDERID_SECRET": SECRET,
+        "THUNDERID_STORE": f"sqlite:///{tmp_path}/sessions.sqlite3",
+    }
+    if idp.ca_path:
+        env["THUNDERID_CA_BUNDLE"] = idp.ca_path
+    for name, value in overrides.items():
+        if value:
+            env["THUNDERID_" + name] = value
+        else:
+            env.pop("THUNDERID_" + name, None)
+    done = subprocess.run(
+        [sys.executable, "-m", "thunderid_mw.cli", "doctor"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        cwd=tmp_path,
+    )
+    return done.returncode, done.stdout + done.stderr
+
+
+def line(output: str, check: str) -> str:
+    return next(row for row in output.splitlines() if f" {check}: " in row)
+
+
+def test_healthy_set_up_passes(idp: IdP, tmp_path: Path) -> None:
+    code, output = doctor(idp, tmp_path)
+    assert code == 0, output
+    for check in ("configuration", "session store", "discovery", "JWKS", "clock"):
+        assert line(output, check).startswith("ok"), output
+    assert line(output, "client authentication").startswith("ok")
+    assert "client_secret_basic as conf-client" in line(output, "client authentication")
+    assert "0 failed" in output
+    assert idp.conf_client_secret not in output and SECRET not in output
+
+
+def test_wrong_client_secret_is_named(idp: IdP, tmp_path: Path) -> None:
+    code, output = doctor(idp, tmp_path, CLIENT_SECRET="not-the-secret")
+    assert code == 1
+    assert line(output, "client authentication").startswith("FAIL")
+    assert "invalid_client" in line(output, "client authentication")
+    assert "not-the-secret" not in output
+
+
+def test_wrong_issuer_is_named(idp: IdP, tmp_path: Path) -> None:
+    code, output = doctor(idp, tmp_path, ISSUER="https://not-the-issuer.example")
+    assert code == 1
+    row = line(output, "discovery")
+    assert row.startswith("FAIL") and "THUNDERID_ISSUER" in row
+
+
+def test_untrusted_certificate_is_named(idp_tls: IdP, tmp_path: Path) -> None:
+    code, output = doctor(idp_tls, tmp_path, CA_BUNDLE="")
+    assert code == 1
+    row = line(output, "TLS")
+    assert row.startswith("FAIL") and "THUNDERID_CA_BUNDLE" in row
+
+
+def test_dead_store_is_named(idp: IdP, tmp_path: Path) -> None:
+    url = f"redis://127.0.0.1:{_free_port()}/0"
+    code, output = doctor(idp, tmp_path, STORE=url)
+    assert code == 1
+    row = line(output, "session store")
+    assert row.startswith("FAIL") and "start Redis" in row
+    assert line(output, "discovery").startswith("ok")  # the other checks still ran
+
+
+def test_a_config_that_does_not_load_is_one_failing_line(idp: IdP, tmp_path: Path) -> None:
+    code, output = doctor(idp, tmp_path, SECRET="x" * 40)
+    assert code == 1
+    assert line(output, "configuration").startswith("FAIL") and "secret is weak" in output
