@@ -37,6 +37,7 @@ from .core.errors import RefreshUnavailable, ThunderIDError
 from .core.events import LOGGER_NAME, REFRESH_LEASE_LOST, STORE_UNAVAILABLE
 from .core.handler import RequestInfo
 from .core.id_token import decode_unverified_claims
+from .core.inventory import SessionInfo, end_user_sessions, user_sessions
 from .core.responses import Response
 from .core.routing import Route
 from .core.session import EndReason
@@ -271,6 +272,17 @@ class ThunderIDClient(ClientBase):
         """Call the token endpoint as ``config`` says (Node SDK ``exchangeToken``)."""
         return self._run(self._exchange_flow(config, session_id))
 
+    def list_user_sessions(self, sub: str) -> list[SessionInfo]:
+        """The live sessions of the user ``sub``, oldest first, each named by its tag."""
+        return [info for _, info in self._run(user_sessions(self.env, sub))]
+
+    def end_user_sessions(
+        self, sub: str, *, tag: str | None = None, keep_session_id: str | None = None
+    ) -> list[str]:
+        """End the user's sessions: all, the one ``tag`` names, or all but the caller's
+        (``keep_session_id``: "sign out other devices"). Returns the tags ended."""
+        return self._run(end_user_sessions(self.env, sub, tag=tag, keep_session_id=keep_session_id))
+
     # Typed actions and the token source -------------------------------------------------
 
     def actions(self, ctx: AuthContext) -> SessionActions:
@@ -496,6 +508,16 @@ class AsyncThunderIDClient(ClientBase):
         self, config: TokenExchangeConfig, session_id: str | None = None
     ) -> dict[str, Any] | None:
         return await self._run(self._exchange_flow(config, session_id))
+
+    async def list_user_sessions(self, sub: str) -> list[SessionInfo]:
+        return [info for _, info in await self._run(user_sessions(self.env, sub))]
+
+    async def end_user_sessions(
+        self, sub: str, *, tag: str | None = None, keep_session_id: str | None = None
+    ) -> list[str]:
+        return await self._run(
+            end_user_sessions(self.env, sub, tag=tag, keep_session_id=keep_session_id)
+        )
 
     # Typed actions and the token sources ------------------------------------------------
 

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 from .doctor import add_doctor_command
 from .secret import add_secret_command
+from .sessions import add_sessions_command
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -19,6 +20,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     add_doctor_command(commands)
     add_secret_command(commands)
+    add_sessions_command(commands)
     return parser
 
 

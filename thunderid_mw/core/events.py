@@ -16,13 +16,11 @@ CONFIG_CLIENT_REJECTED: Final = "config.client_rejected"
 CONFIG_HOST_MISMATCH: Final = "config.host_mismatch"
 # The provider.
 PROVIDER_UNREACHABLE: Final = "provider.unreachable"
-PROVIDER_ERROR: Final = "provider.error"
 PROVIDER_TLS: Final = "provider.tls"
 PROVIDER_KEYS_SKIPPED: Final = "provider.keys_skipped"
 # Sign-in, refresh, sign-out, back-channel logout.
 SIGN_IN_FAILED: Final = "sign_in.failed"
 SIGN_IN_CODE_REJECTED: Final = "sign_in.code_rejected"
-SIGN_IN_STORE_FAILED: Final = "sign_in.store_failed"
 REFRESH_FAILED: Final = "refresh.failed"
 REFRESH_UNAVAILABLE: Final = "refresh.unavailable"
 REFRESH_CLAIMS_KEPT: Final = "refresh.claims_kept"
@@ -44,12 +42,10 @@ ALL_EVENTS: Final = (
     CONFIG_CLIENT_REJECTED,
     CONFIG_HOST_MISMATCH,
     PROVIDER_UNREACHABLE,
-    PROVIDER_ERROR,
     PROVIDER_TLS,
     PROVIDER_KEYS_SKIPPED,
     SIGN_IN_FAILED,
     SIGN_IN_CODE_REJECTED,
-    SIGN_IN_STORE_FAILED,
     REFRESH_FAILED,
     REFRESH_UNAVAILABLE,
     REFRESH_CLAIMS_KEPT,

@@ -215,7 +215,7 @@ def _refresh_holding_lock(
         ended = yield from end_record(env, key, current, EndReason.REFRESH_LOST)
         return RefreshResult(RefreshOutcome.REJECTED, ended, "refresh_lost")
     except ProviderError as exc:
-        yield env.log(WARNING, f"refresh unavailable: {exc}")
+        yield env.log(WARNING, f"refresh unavailable: {exc}", event=events.REFRESH_UNAVAILABLE)
         return RefreshResult(RefreshOutcome.UNAVAILABLE, current, str(exc))
     # Store the provider's answer first: from here on the old refresh token is spent.
     tokens = current.record.tokens.merged_with(fresh)
@@ -279,10 +279,18 @@ def _claims_after_refresh(
     try:
         claims = yield from env.validate_id_token(id_token, nonce=None)
     except (IDTokenError, ProviderError) as exc:  # the JWKS may be unreachable too
-        yield env.log(WARNING, f"the refreshed ID token was not accepted ({exc}); claims kept")
+        yield env.log(
+            WARNING,
+            f"the refreshed ID token was not accepted ({exc}); claims kept",
+            event=events.REFRESH_CLAIMS_KEPT,
+        )
         return dict(record.claims)
     if claims.get("sub") != record.claims.get("sub"):
-        yield env.log(ERROR, "the refreshed ID token names another subject; claims kept")
+        yield env.log(
+            ERROR,
+            "the refreshed ID token names another subject; claims kept",
+            event=events.REFRESH_CLAIMS_KEPT,
+        )
         return dict(record.claims)
     return user_claims(claims)
 
