@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import pytest
@@ -9,7 +10,7 @@ import pytest
 from thunderid_mw.core import effects as fx
 from thunderid_mw.core.config import ThunderIDConfig
 from thunderid_mw.core.env import FlowEnv, Loaded
-from thunderid_mw.core.resolve import Resolved, resolve, usable_until
+from thunderid_mw.core.resolve import EXPIRY_MARGIN, Resolved, resolve, usable_until
 from thunderid_mw.core.session import EndReason
 
 from .driver import T0, TOKEN_URL, World, json_result, make_record, token_json
@@ -236,3 +237,27 @@ def test_usable_until_decides_the_slow_path(world: World, env: FlowEnv) -> None:
     assert needs_slow_path(tomb, T0 + 1, config) is False
     short = Loaded(make_record(T0, absolute_expires_at=T0 + 10), 1)
     assert needs_slow_path(short, T0 + 10, config) is True
+
+
+def test_a_token_about_to_expire_is_not_handed_out(world: World, env: FlowEnv) -> None:
+    """Within EXPIRY_MARGIN of its expiry a token would expire on its way to the API: the
+    request waits for the refresh instead (here it never lands: a 503)."""
+    key, loaded = start(world, env, expires_in=3600.0)
+    world.now = T0 + 3600 - EXPIRY_MARGIN / 2
+    resolved = run(world, env, key, loaded)
+    assert resolved.unavailable is not None
+    assert world.of_type(fx.Sleep)  # it waited; it did not serve the old token
+
+
+def test_a_token_that_cannot_be_renewed_ends_just_before_it_expires(
+    world: World, env: FlowEnv
+) -> None:
+    key, loaded = start(world, env, refresh_token=None, expires_in=60.0)
+    world.now = T0 + 60 - EXPIRY_MARGIN / 2
+    assert run(world, env, key, loaded) == Resolved(None, EndReason.EXPIRED)
+
+
+def test_usable_until_keeps_the_margin_without_a_leeway(world: World, env: FlowEnv) -> None:
+    config = dataclasses.replace(env.config, refresh_leeway=0.0)
+    _, loaded = start(world, env, expires_in=60.0, last_seen=T0)
+    assert usable_until(loaded.record, config) <= T0 + 60 - EXPIRY_MARGIN

@@ -23,7 +23,7 @@ from .token_state import (
 
 # A token this close to its expiry is not handed to an app after a wait: it would expire
 # on its way to the API.
-EXPIRY_MARGIN = 0.25
+EXPIRY_MARGIN = 0.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,9 +46,10 @@ def usable_until(record: SessionRecord, config: ThunderIDConfig) -> float:
     until = min(record.last_seen + config.touch_interval, record.deadline(config.idle_timeout))
     expires_at = record.tokens.expires_at
     if expires_at is not None:
-        # classify(): FRESH ends at expiry minus the leeway when a refresh is possible.
+        # classify(): FRESH ends at expiry minus the leeway when a refresh is possible;
+        # no token is served within EXPIRY_MARGIN of its expiry.
         leeway = config.refresh_leeway if record.tokens.refresh_token is not None else 0.0
-        until = min(until, expires_at - leeway)
+        until = min(until, expires_at - max(leeway, EXPIRY_MARGIN))
     return until
 
 
@@ -76,7 +77,11 @@ def resolve(
         yield from end_record(env, key, loaded, EndReason.EXPIRED)
         return Resolved(None, EndReason.EXPIRED)
     state = classify(record, now, config.refresh_leeway)
+    if state is TokenState.REFRESH_DUE and _expired(loaded, now):
+        state = TokenState.EXPIRED  # too close to expiry to hand out: wait for the new one
     action = RequestAction.REFRESH if force_refresh else REQUEST_ACTION[state]
+    if state is TokenState.FRESH and record.tokens.refresh_token is None and _expired(loaded, now):
+        action = RequestAction.SIGNED_OUT  # nothing can renew it, and it is about to expire
     if action is RequestAction.SIGNED_OUT:
         yield from end_record(env, key, loaded, EndReason.EXPIRED)
         return Resolved(None, EndReason.EXPIRED)
