@@ -308,7 +308,7 @@ class AsyncThunderIDClient(ClientBase):
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
         self._held: dict[tuple[str, str], asyncio.Lock] = {}
         self._provider_lock = asyncio.Lock()  # see ThunderIDClient
-        # The loop this client last served a session on (for blocking_token_source).
+        # The loop this client last ran a flow on (for blocking_token_source).
         self._loop: asyncio.AbstractEventLoop | None = None
         self._tasks: set[asyncio.Task[None]] = set()  # background refreshes, kept alive
 
@@ -316,6 +316,9 @@ class AsyncThunderIDClient(ClientBase):
         await self._http.aclose()
 
     async def _run(self, flow: fx.Flow[T]) -> T:
+        # Every session reaches a process through a flow before its fast path, so the
+        # loop is known here, off the per-request path (for blocking_token_source).
+        self._loop = asyncio.get_running_loop()
         value: Any = None
         error: BaseException | None = None
         while True:
@@ -445,7 +448,6 @@ class AsyncThunderIDClient(ClientBase):
     async def context_for_session(
         self, session_id: str, *, force_refresh: bool = False, rejected_token: str | None = None
     ) -> AuthContext:
-        self._loop = asyncio.get_running_loop()
         entry = self._entry(session_id)
         item = await self.store.aload(entry.key)
         ctx = self._fresh_context(entry, item, force_refresh, rejected_token)
