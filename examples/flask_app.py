@@ -8,8 +8,8 @@ Run it (`make demo` does all of this for you, against a local test identity prov
 
     export THUNDERID_BASE_URL=https://localhost:8090       # your ThunderID
     export THUNDERID_CLIENT_ID=... THUNDERID_CLIENT_SECRET=...
-    export THUNDERID_AFTER_SIGN_IN_URL=http://127.0.0.1:5000/callback
-    export THUNDERID_AFTER_SIGN_OUT_URL=http://127.0.0.1:5000/
+    export THUNDERID_AFTER_SIGN_IN_URL=http://127.0.0.1:8000/callback
+    export THUNDERID_AFTER_SIGN_OUT_URL=http://127.0.0.1:8000/
     export THUNDERID_SECRET=$(python -c 'import secrets; print(secrets.token_urlsafe(32))')
     export PROFILE_API_URL=http://127.0.0.1:5001           # the protected API to call
     gunicorn --workers 2 examples.flask_app:app

@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Any, cast
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
@@ -29,6 +29,7 @@ from tests.support.protected_api import ProtectedAPI
 from tests.support.servers import TEST_SECRET
 from thunderid_mw import SessionCookieConfig, ThunderIDConfig, TLSVerificationError
 from thunderid_mw.cli.secret import new_secret
+from thunderid_mw.context import CONTEXT_KEY, AuthContext
 from thunderid_mw.core.config_env import CODE_ONLY, ENV_SETTINGS
 from thunderid_mw.stores import SQLiteStore
 
@@ -204,6 +205,24 @@ def check_quick_start(app: Driver, idp: IdP, exact_body: bool) -> None:
 @runs("readme_flask.py")
 def test_readme_flask(load: Callable[[str], ModuleType], idp: IdP) -> None:
     run_wsgi(load("readme_flask.py").app, check_quick_start, idp, True)
+
+
+@pytest.mark.parametrize(
+    ("claims", "expected"),
+    [
+        ({"sub": "u1", "name": "<script>x</script>"}, "Hello, &lt;script&gt;x&lt;/script&gt;"),
+        ({"sub": "user-without-name"}, "Hello, user-without-name"),
+    ],
+)
+def test_readme_flask_home_escapes_the_name_and_survives_its_absence(
+    load: Callable[[str], ModuleType], claims: dict[str, str], expected: str
+) -> None:
+    module = load("readme_flask.py")
+    signed_in = AuthContext(
+        cast(Any, None), session_id="s", user=claims, access_token="t", scopes=()
+    )
+    with module.app.test_request_context("/", environ_overrides={CONTEXT_KEY: signed_in}):
+        assert module.home() == expected
 
 
 @runs("readme_fastapi.py")
