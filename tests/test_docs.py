@@ -1,4 +1,4 @@
-"""The docs' code runs: every ```python block tagged ``file=NAME.py`` in README.md and
+"""The docs' code runs: every ```python block tagged ``title="NAME.py"`` in README.md and
 docs/*.md is part of a runnable module (the blocks of one NAME, joined in order). Each
 module has a test below that imports it with THUNDERID_* pointing at the test IdP and
 checks what the docs say it does — WSGI modules through ``httpx.WSGITransport``, ASGI ones
@@ -35,7 +35,10 @@ from thunderid_mw.stores import SQLiteStore
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
-BLOCK = re.compile(r"^```python[ \t]+file=(\S+)[^\n]*\n(.*?)^```[ \t]*$", re.M | re.S)
+# ``title="NAME.py"`` is also what the docs site (pymdownx.superfences) shows above the block.
+BLOCK = re.compile(r'^```python[ \t]+title="([^"]+)"[^\n]*\n(.*?)^```[ \t]*$', re.M | re.S)
+# The old ``file=NAME.py`` tag is no longer run, and the site renders its block as text.
+OLD_TAG = re.compile(r"^```python[ \t]+file=", re.M)
 APP = "http://127.0.0.1:5999"  # the in-process app's origin (any loopback URL will do)
 BROWSER = {"Accept": "text/html,application/xhtml+xml", "Sec-Fetch-Mode": "navigate"}
 FETCH = {"Accept": "application/json", "Sec-Fetch-Mode": "cors"}
@@ -64,6 +67,12 @@ def runs(name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Mark a test as the one that runs the docs module ``name``."""
     TESTED.add(name)
     return lambda test: test
+
+
+def test_no_block_uses_the_old_file_tag() -> None:
+    docs = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
+    tagged = [str(doc.relative_to(ROOT)) for doc in docs if OLD_TAG.search(doc.read_text())]
+    assert not tagged, f'tag runnable blocks ```python title="NAME.py"```, not file=: {tagged}'
 
 
 def test_every_runnable_block_is_run_by_a_test() -> None:
