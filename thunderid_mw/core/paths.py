@@ -13,8 +13,6 @@ from urllib.parse import quote, unquote
 # percent-encoded value stays as it is. Everything else (non-ASCII, spaces, quotes,
 # control characters) is percent-encoded as UTF-8.
 _URL_SAFE = "/?#[]@!$&'()*+,;=:-._~%"
-# Characters that can make a path mean more than it says to some router.
-_SUSPECT = ("//", "/.", "%", "\\")
 
 
 def collapse(path: str) -> str:
@@ -35,10 +33,18 @@ def collapse(path: str) -> str:
     return result
 
 
+def is_plain(path: str) -> bool:
+    """True when ``path`` can only be routed as written (the hot path: no generator)."""
+    return (
+        path[:1] == "/" and "//" not in path and "/." not in path and "%" not in path
+        and "\\" not in path
+    )  # fmt: skip
+
+
 def routable_forms(path: str) -> tuple[str, ...]:
     """Every form of ``path`` a framework might route: as sent, normalised, and normalised
     after percent-decoding (``/%2Fprivate``) or with backslashes read as slashes."""
-    if not any(s in path for s in _SUSPECT) and path.startswith("/"):
+    if is_plain(path):
         return (path,)
     forms = {path, collapse(path)}
     decoded = path

@@ -8,7 +8,7 @@ from enum import Enum
 
 from .authorization import Requirement
 from .config import ThunderIDConfig
-from .paths import routable_forms
+from .paths import is_plain, routable_forms
 
 
 class Route(Enum):
@@ -69,6 +69,8 @@ def _patterns(paths: Iterable[str]) -> tuple[frozenset[str], tuple[str, ...]]:
 
 def _matches(path: str, exact: frozenset[str], prefixes: tuple[str, ...]) -> bool:
     # In any form a framework could route it: "//admin", "/./admin", "/%2Fadmin" = "/admin".
+    if is_plain(path):
+        return path in exact or path.startswith(prefixes)
     return any(form in exact or form.startswith(prefixes) for form in routable_forms(path))
 
 
