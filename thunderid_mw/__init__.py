@@ -7,6 +7,7 @@ from .asgi import ThunderIDASGIMiddleware
 from .client import AsyncThunderIDClient, ThunderIDClient
 from .context import AuthContext
 from .core.config import SessionCookieConfig, ThunderIDConfig, TokenExchangeConfig
+from .core.config_env import ConfigWarning
 from .core.errors import (
     ConfigError,
     IDTokenError,
@@ -38,6 +39,7 @@ __all__ = [
     "AuthContext",
     "BlockingTokenSource",
     "ConfigError",
+    "ConfigWarning",
     "EndReason",
     "IDTokenError",
     "NotSignedIn",

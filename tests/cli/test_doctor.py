@@ -3,10 +3,21 @@ its fault on one line and exits 1."""
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import subprocess
 import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from email.utils import formatdate
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from urllib.parse import urlsplit
+
+import httpx
 
 from tests.support.idp import IdP
 from tests.support.redis_server import _free_port
@@ -93,3 +104,65 @@ def test_a_config_that_does_not_load_is_one_failing_line(idp: IdP, tmp_path: Pat
     code, output = doctor(idp, tmp_path, SECRET="x" * 40)
     assert code == 1
     assert line(output, "configuration").startswith("FAIL") and "secret is weak" in output
+
+
+def test_https_pointed_at_plain_http_says_the_scheme_is_wrong(idp: IdP, tmp_path: Path) -> None:
+    plain = urlsplit(idp.issuer)
+    assert plain.scheme == "http"
+    code, output = doctor(idp, tmp_path, BASE_URL=f"https://{plain.netloc}")
+    assert code == 1
+    row = line(output, "TLS")
+    assert row.startswith("FAIL") and "does not speak TLS" in row and "http://" in row, row
+    assert "CA_BUNDLE" not in row  # the certificate is not the problem
+
+
+@contextmanager
+def skewed_provider(idp: IdP, skew: float) -> Iterator[str]:
+    """A copy of the IdP's discovery document served with a ``Date`` ``skew`` seconds off."""
+    document = json.dumps(httpx.get(idp.discovery_url, verify=idp.verify, timeout=10).json()).encode()
+
+    class Handler(BaseHTTPRequestHandler):
+        def _answer(self, body: bytes) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(document)))
+            self.send_header("Date", formatdate(time.time() + skew, usegmt=True))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def do_GET(self) -> None:
+            self._answer(document)
+
+        def do_HEAD(self) -> None:
+            self._answer(b"")
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+        def date_time_string(self, timestamp: float | None = None) -> str:
+            return formatdate(time.time() + skew, usegmt=True)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_clock_skew_against_the_provider_is_named(idp: IdP, tmp_path: Path) -> None:
+    with skewed_provider(idp, skew=-600) as url:
+        code, output = doctor(idp, tmp_path, BASE_URL=url, ISSUER=idp.issuer)
+    assert code == 1
+    row = line(output, "clock")
+    assert row.startswith("FAIL") and "NTP" in row, row
+    assert re.search(r"\+60[01]s off", row), row  # Date has a resolution of one second
+    assert line(output, "discovery").startswith("ok")  # only the clock is wrong
+
+
+def test_a_small_clock_skew_passes(idp: IdP, tmp_path: Path) -> None:
+    with skewed_provider(idp, skew=5) as url:
+        code, output = doctor(idp, tmp_path, BASE_URL=url, ISSUER=idp.issuer)
+    assert line(output, "clock").startswith("ok"), output

@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from thunderid_mw import ThunderIDClient, ThunderIDConfig
+from thunderid_mw import AsyncThunderIDClient, ThunderIDClient, ThunderIDConfig
 from thunderid_mw.core.backchannel import add_to_indexes
 from thunderid_mw.core.session import SessionRecord
 from thunderid_mw.core.tokens import TokenSet
@@ -78,3 +78,33 @@ def test_list_and_end_a_users_sessions(tmp_path: Path) -> None:
         assert len(client.list_user_sessions("bob")) == 1
     finally:
         client.close()
+
+
+async def test_the_async_client_has_the_same_inventory(tmp_path: Path) -> None:
+    """Seeded through the sync client into the same SQLite file, listed and ended through
+    the async one: "sign out other devices" from an async app."""
+    config = ThunderIDConfig.from_env(environment(tmp_path))
+    seeder = ThunderIDClient(config)
+    try:
+        for session_id in ("laptop-sid-0123456789", "phone-sid-0123456789"):
+            sign_in(seeder, session_id, "alice")
+        sign_in(seeder, "bob-sid-0123456789", "bob")
+        laptop, phone = (
+            seeder.keys.session_tag(s) for s in ("laptop-sid-0123456789", "phone-sid-0123456789")
+        )
+    finally:
+        seeder.close()
+
+    client = AsyncThunderIDClient(config)
+    try:
+        listed = await client.list_user_sessions("alice")
+        assert sorted(s.tag for s in listed) == sorted([laptop, phone])
+        assert await client.end_user_sessions("alice", keep_session_id="phone-sid-0123456789") == [
+            laptop
+        ]
+        assert not (await client.context_for_session("laptop-sid-0123456789")).is_signed_in
+        assert (await client.context_for_session("phone-sid-0123456789")).is_signed_in
+        assert len(await client.list_user_sessions("bob")) == 1  # not touched
+        assert await client.end_user_sessions("alice", tag="not-a-tag") == []
+    finally:
+        await client.aclose()

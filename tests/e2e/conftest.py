@@ -10,6 +10,7 @@ background the first time a test asks for that adapter and kept for the whole pa
     fresh            never signs anybody in before the discovery-failure test
     tls              against the HTTPS IdP, with THUNDERID_CA_BUNDLE
     tls_no_ca        against the HTTPS IdP, without a CA bundle
+    wrong_secret     THUNDERID_CLIENT_SECRET is not the client's secret
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ VARIANTS = (
     "fresh",
     "tls",
     "tls_no_ca",
+    "wrong_secret",
 )
 SERVER_START_WAIT = 90.0
 
@@ -79,6 +81,8 @@ class Stacks:
             env["THUNDERID_BASE_URL"] = f"http://127.0.0.1:{free_port()}"  # nothing listens
         elif variant == "tls_no_ca":
             env.pop("THUNDERID_CA_BUNDLE")
+        elif variant == "wrong_secret":
+            env["THUNDERID_CLIENT_SECRET"] = "not-the-client-secret"
         return start_server(
             adapter,
             APPS[adapter],
