@@ -119,7 +119,9 @@ def test_https_pointed_at_plain_http_says_the_scheme_is_wrong(idp: IdP, tmp_path
 @contextmanager
 def skewed_provider(idp: IdP, skew: float) -> Iterator[str]:
     """A copy of the IdP's discovery document served with a ``Date`` ``skew`` seconds off."""
-    document = json.dumps(httpx.get(idp.discovery_url, verify=idp.verify, timeout=10).json()).encode()
+    document = json.dumps(
+        httpx.get(idp.discovery_url, verify=idp.verify, timeout=10).json()
+    ).encode()
 
     class Handler(BaseHTTPRequestHandler):
         def _answer(self, body: bytes) -> None:
