@@ -134,8 +134,13 @@ export function instrument(endpoints) {
     if (failure && failure.times !== 0) {
       if (failure.times > 0) failure.times -= 1;
       if (counter) counter.errors += 1;
+      if (failure.error === '') {
+        ctx.status = failure.status;
+        ctx.body = '';
+        return;
+      }
       json(ctx, failure.status, {
-        error: failure.status >= 500 ? 'temporarily_unavailable' : 'invalid_request',
+        error: failure.error || (failure.status >= 500 ? 'temporarily_unavailable' : 'invalid_request'),
         error_description: `injected failure (${failure.status}) by the test IdP`,
       });
       return;
@@ -209,7 +214,11 @@ const ADMIN = {
     const endpoint = endpointField(body);
     const status = intField(body, 'status', { min: 100 });
     const times = body.times === undefined ? 1 : intField(body, 'times', { allowMinusOne: true });
-    state.failures.set(endpoint, { status, times });
+    // error: the OAuth error code to send; "" sends an empty body (as some providers do).
+    if (body.error !== undefined && typeof body.error !== 'string') {
+      throw Object.assign(new Error('error must be a string'), { status: 400 });
+    }
+    state.failures.set(endpoint, { status, times, error: body.error });
     return { ok: true };
   },
   'POST hold_refresh': (body) => {

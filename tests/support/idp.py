@@ -182,13 +182,19 @@ class IdP:
         """Lifetime of access tokens issued from now on."""
         self._post("config", {"access_token_ttl": seconds})
 
-    def fail(self, endpoint: str, status: int = 503, times: int = 1) -> None:
+    def fail(
+        self, endpoint: str, status: int = 503, times: int = 1, error: str | None = None
+    ) -> None:
         """Answer the next ``times`` requests to ``endpoint`` with ``status`` (-1: until reset).
 
         endpoint: token, revocation, introspection, discovery, jwks, userinfo, authorization,
-        end_session.
+        end_session. ``error``: the OAuth error code in the JSON body (default:
+        temporarily_unavailable for 5xx, else invalid_request); ``""`` sends an empty body.
         """
-        self._post("fail", {"endpoint": endpoint, "status": status, "times": times})
+        body: dict[str, object] = {"endpoint": endpoint, "status": status, "times": times}
+        if error is not None:
+            body["error"] = error
+        self._post("fail", body)
 
     def hold_refresh(self, ms: int) -> None:
         """Hold refresh_token grant requests ``ms`` before processing them; a request whose
