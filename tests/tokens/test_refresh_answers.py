@@ -70,9 +70,11 @@ def test_an_answer_about_the_client_keeps_the_session_and_logs_a_config_error(
 ) -> None:
     client, session_id = expired_session(idp_reset, sync_client)
     idp_reset.fail("token", status=status, error=error)
-    with caplog.at_level(logging.WARNING, logger=events.LOGGER_NAME):
-        with pytest.raises(RefreshUnavailable):
-            client.get_access_token(session_id)
+    with (
+        caplog.at_level(logging.WARNING, logger=events.LOGGER_NAME),
+        pytest.raises(RefreshUnavailable),
+    ):
+        client.get_access_token(session_id)
     record = events_logged(caplog)[events.REFRESH_CONFIG_ERROR]
     assert record.levelno == logging.ERROR
     assert error in record.getMessage() and idp_reset.conf_client_id in record.getMessage()
@@ -89,9 +91,11 @@ def test_a_transient_answer_keeps_the_session_for_a_retry(
     client, session_id = expired_session(idp_reset, sync_client)
     old = client_record(client, session_id).tokens.access_token
     idp_reset.fail("token", status=status, error=error)
-    with caplog.at_level(logging.WARNING, logger=events.LOGGER_NAME):
-        with pytest.raises(RefreshUnavailable) as raised:
-            client.get_access_token(session_id)
+    with (
+        caplog.at_level(logging.WARNING, logger=events.LOGGER_NAME),
+        pytest.raises(RefreshUnavailable) as raised,
+    ):
+        client.get_access_token(session_id)
     assert raised.value.retry_after > 0
     assert events.REFRESH_CONFIG_ERROR not in events_logged(caplog)
     assert client_record(client, session_id).ended is None
