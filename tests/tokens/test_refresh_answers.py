@@ -50,12 +50,16 @@ def events_logged(caplog: pytest.LogCaptureFixture) -> dict[str, logging.LogReco
 
 @pytest.mark.parametrize(("status", "error"), GRANT_REJECTED)
 def test_an_answer_about_the_grant_ends_the_session(
-    idp_reset: IdP, sync_client: Any, status: int, error: str
+    idp_reset: IdP, sync_client: Any, caplog: pytest.LogCaptureFixture, status: int, error: str
 ) -> None:
     client, session_id = expired_session(idp_reset, sync_client)
     idp_reset.fail("token", status=status, error=error)
-    with pytest.raises(NotSignedIn) as raised:
+    with (
+        caplog.at_level(logging.INFO, logger=events.LOGGER_NAME),
+        pytest.raises(NotSignedIn) as raised,
+    ):
         client.get_access_token(session_id)
+    assert events_logged(caplog)[events.REFRESH_REJECTED].levelno == logging.INFO
     assert raised.value.reason == EndReason.REFRESH_REJECTED
     assert client_record(client, session_id).ended is EndReason.REFRESH_REJECTED
     assert idp_reset.token_counts("refresh_token")["calls"] == 1  # ended: never tried again

@@ -180,6 +180,7 @@ class FlowEnv:
         return Log(level, message, event, tuple(fields.items()))
 
 
+INFO = logging.INFO
 WARNING = logging.WARNING
 DATE_RESOLUTION = 2.0
 ERROR = logging.ERROR

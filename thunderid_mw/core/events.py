@@ -27,6 +27,7 @@ REFRESH_CLAIMS_KEPT: Final = "refresh.claims_kept"
 REFRESH_LOST: Final = "refresh.lost"  # the answer never came: the session ends
 REFRESH_CONFIG_ERROR: Final = "refresh.config_error"  # the token endpoint refused the client
 REFRESH_LEASE_LOST: Final = "refresh.lease_lost"
+REFRESH_REJECTED: Final = "refresh.rejected"  # the provider refused the grant: session ended
 CLOCK_SKEW: Final = "clock.skew"
 STORE_WRITE_FAILED: Final = "store.write_failed"  # new tokens could not be saved
 TOKEN_EXPIRY_UNKNOWN: Final = "token.expiry_unknown"
@@ -52,6 +53,7 @@ ALL_EVENTS: Final = (
     REFRESH_LOST,
     REFRESH_CONFIG_ERROR,
     REFRESH_LEASE_LOST,
+    REFRESH_REJECTED,
     CLOCK_SKEW,
     STORE_WRITE_FAILED,
     TOKEN_EXPIRY_UNKNOWN,

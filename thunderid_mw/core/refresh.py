@@ -35,7 +35,7 @@ from .effects import (
     ReleaseLock,
     Sleep,
 )
-from .env import ERROR, WARNING, FlowEnv, Loaded
+from .env import ERROR, INFO, WARNING, FlowEnv, Loaded
 from .errors import (
     IDTokenError,
     OutcomeUnknown,
@@ -269,6 +269,13 @@ def _confirm_rejection(env: FlowEnv, key: str, current: Loaded) -> Flow[RefreshR
     ):
         return RefreshResult(RefreshOutcome.ROTATED, again, "rotated by a sibling")
     ended = yield from end_record(env, key, again or current, EndReason.REFRESH_REJECTED)
+    yield env.log(
+        INFO,
+        "the provider rejected the refresh token (revoked, reused or past its lifetime); "
+        "the session ended and the user signs in again",
+        event=events.REFRESH_REJECTED,
+        session=tag_of_key(key),
+    )
     return RefreshResult(RefreshOutcome.REJECTED, ended, "invalid_grant")
 
 
