@@ -15,8 +15,9 @@ lint: setup
 docs: setup
 	NO_MKDOCS_2_WARNING=1 .venv/bin/mkdocs build --strict --quiet
 
+# Two workers, whole files to one worker (a module's servers and fixtures stay together).
 test: setup lint docs
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n 2 --dist loadfile
 
 demo: setup
 	$(PY) examples/run_demo.py
