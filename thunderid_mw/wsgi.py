@@ -14,6 +14,7 @@ from .client import ThunderIDClient
 from .context import CONTEXT_KEY
 from .core.authorization import refusal
 from .core.config import ThunderIDConfig
+from .core.cookies import session_id_from_header
 from .core.errors import ProviderError, RefreshUnavailable, StoreUnavailable
 from .core.handler import MAX_FORM_BYTES, RequestInfo, challenge, parse_form, unavailable_for
 from .core.paths import mount_prefix
@@ -48,6 +49,8 @@ class ThunderIDWSGIMiddleware:
         self._route_for = self.client.router.route_for
         self._is_protected = self.client.router.is_protected
         self._router = self.client.router
+        self._cookie_name = self.config.cookie_name
+        self._signed_out = self.client.signed_out
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         path = _app_path(environ)
@@ -60,15 +63,23 @@ class ThunderIDWSGIMiddleware:
                 networks=self.config.trusted_proxy_networks,
             )
             return _send(self.client.handle_route(route, request), start_response)
+        session_id = session_id_from_header(environ.get("HTTP_COOKIE"), self._cookie_name)
+        if session_id is None:  # the cheapest path: no store
+            if self._is_protected(path):
+                return _send(challenge(self.config, _request_info(environ), None), start_response)
+            signed_out = self._signed_out
+            environ[CONTEXT_KEY] = signed_out.mounted(mount_prefix(mount)) if mount else signed_out
+            return self.app(environ, start_response)
         try:
-            ctx = self.client.context_for_cookie(environ.get("HTTP_COOKIE"))
+            ctx = self.client.context_for_session(session_id)
         except (RefreshUnavailable, StoreUnavailable, ProviderError) as exc:
             log_unavailable(exc)
             return _send(unavailable_for(_request_info(environ), exc), start_response)
-        if not ctx.is_signed_in and self._is_protected(path):
-            response = challenge(self.config, _request_info(environ), ctx.ended_reason)
-            return _send(response, start_response)
-        if ctx.is_signed_in and self._router.has_requirements:
+        if not ctx.is_signed_in:
+            if self._is_protected(path):
+                response = challenge(self.config, _request_info(environ), ctx.ended_reason)
+                return _send(response, start_response)
+        elif self._router.has_requirements:
             requirements = self._router.requirements_for(path)
             denied = refusal(requirements, ctx.user, ctx.scopes, lambda: _request_info(environ))
             if denied is not None:

@@ -41,8 +41,8 @@ def find_cookie(header: str, name: str) -> str | None:
 def session_id_from_header(header: str | None, name: str) -> str | None:
     """The session id in the ``Cookie`` header, or None when absent or malformed (a
     garbage, oversized or truncated value is simply no session)."""
-    if not header or len(header) > MAX_COOKIE_HEADER:
-        return None
+    if not header or name not in header or len(header) > MAX_COOKIE_HEADER:
+        return None  # a browser with other cookies only: no parsing at all
     value = find_cookie(header, name)
     if value is None or len(value) != SESSION_ID_LENGTH or not _SESSION_ID_RE.fullmatch(value):
         return None

@@ -49,6 +49,8 @@ class Router:
     def is_protected(self, path: str) -> bool:
         """Whether app-relative ``path`` needs a session, in any form a framework could
         route it (``//admin``, ``/./admin``, ``/%2Fadmin`` all count as ``/admin``)."""
+        if is_plain(path):  # _matches, inlined: this runs on every request
+            return path in self._exact or path.startswith(self._prefixes)
         return _matches(path, self._exact, self._prefixes)
 
     def requirements_for(self, path: str) -> list[Requirement]:
