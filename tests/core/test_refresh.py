@@ -608,3 +608,20 @@ def test_the_answer_is_stored_before_the_id_token_is_checked(world: World, env: 
     world.hook(fx.GetKeySet, check_store)
     run_refresh(world, env, key, seen)
     assert stored_before_check == ["at-2"]
+
+
+def test_a_refreshed_id_token_without_sign_in_claims_keeps_them(world: World, env: FlowEnv) -> None:
+    """ThunderID's refreshed ID token has no nonce, auth_time or acr: ``ctx.user`` keeps
+    the sign-in's (what the session says about how the user signed in stays true), while
+    the new token's claims win where it has them."""
+    signed_in = {"sub": "user-1", "name": "Old", "auth_time": 1000, "acr": "mfa", "amr": ["pwd"]}
+    key, seen = start(world, env, claims=signed_in)
+    refreshed = mint_id_token(now=world.now, nonce=DROP, name="New", email="new@example.test")
+    idp_rotates(world, id_token=refreshed)
+    result = run_refresh(world, env, key, seen)
+    assert result.loaded is not None
+    claims = result.loaded.record.claims
+    assert (claims["auth_time"], claims["acr"], claims["amr"]) == (1000, "mfa", ["pwd"])
+    assert (claims["name"], claims["email"]) == ("New", "new@example.test")
+    assert claims["iat"] == int(world.now) and "nonce" not in claims
+    assert world.logs == []

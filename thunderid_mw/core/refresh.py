@@ -44,7 +44,7 @@ from .errors import (
     StoreUnavailable,
     TokenEndpointError,
 )
-from .session import EndReason, SessionRecord, user_claims
+from .session import EndReason, SessionRecord, refreshed_claims
 from .token_state import RefreshOutcome, TokenState, classify
 from .tokens import NOT_AN_OAUTH_ERROR, TokenSet, parse_token_response
 
@@ -282,7 +282,8 @@ def _confirm_rejection(env: FlowEnv, key: str, current: Loaded) -> Flow[RefreshR
 def _claims_after_refresh(
     env: FlowEnv, id_token: str, record: SessionRecord
 ) -> Flow[dict[str, object]]:
-    """Claims of a refreshed ID token (OIDC Core 12.2: same iss and sub, no nonce check)."""
+    """Claims after a refreshed ID token (OIDC Core 12.2: same iss, sub and aud, no nonce
+    check), merged into the sign-in's by ``refreshed_claims``."""
     try:
         claims = yield from env.validate_id_token(id_token, nonce=None)
     except (IDTokenError, ProviderError) as exc:  # the JWKS may be unreachable too
@@ -299,7 +300,7 @@ def _claims_after_refresh(
             event=events.REFRESH_CLAIMS_KEPT,
         )
         return dict(record.claims)
-    return user_claims(claims)
+    return refreshed_claims(record.claims, claims)
 
 
 def save_tokens(

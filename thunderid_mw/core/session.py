@@ -123,3 +123,11 @@ def user_claims(claims: Mapping[str, Any]) -> dict[str, Any]:
     """The claims worth keeping for ``ctx.user`` (protocol-only claims dropped)."""
     protocol = {"nonce", "at_hash", "c_hash", "s_hash"}
     return {k: v for k, v in claims.items() if k not in protocol}
+
+
+def refreshed_claims(signed_in: Mapping[str, Any], refreshed: Mapping[str, Any]) -> dict[str, Any]:
+    """``ctx.user`` after a refresh: the refreshed ID token's claims win where present, and
+    the rest is kept. A refreshed ID token may leave out what only the sign-in could say
+    (ThunderID's has no ``auth_time``, ``acr`` or ``nonce``), and that stays true for the
+    whole session: ``auth_time``, ``acr`` and ``amr`` must survive every refresh."""
+    return {**signed_in, **user_claims(refreshed)}
