@@ -27,6 +27,10 @@ SERVERS = {
     "django-asgi": ("uvicorn", "tests.apps.frameworks.django_app:asgi_app"),
     "starlette-asgi": ("uvicorn", "tests.apps.frameworks.starlette_app:starlette_app"),
     "fastapi-asgi": ("uvicorn", "tests.apps.frameworks.starlette_app:fastapi_app"),
+    "quart-asgi": ("uvicorn", "tests.apps.frameworks.quart_app:app"),
+    "litestar-asgi": ("uvicorn", "tests.apps.frameworks.litestar_app:app"),
+    "pyramid-wsgi": ("gunicorn", "tests.apps.frameworks.pyramid_app:app"),
+    "sanic-own-server": ("sanic", "tests.apps.frameworks.sanic_app:app"),
 }
 
 ATTACKS = [
