@@ -5,4 +5,5 @@ pytest_plugins = [
     "tests.support.protected_api",
     "tests.support.redis_server",
     "tests.support.servers",
+    "tests.support.docs",  # imports the ones above: after them
 ]
