@@ -12,6 +12,7 @@ import importlib.util
 import itertools
 import os
 import re
+import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -94,6 +95,9 @@ def load(doc_env: dict[str, str], tmp_path: Path) -> Callable[[str], ModuleType]
         spec = importlib.util.spec_from_file_location(f"docs_{path.stem}_{next(_counter)}", path)
         assert spec is not None and spec.loader is not None
         module = importlib.util.module_from_spec(spec)
+        # As an import would: frameworks look their handlers' module up (type hints,
+        # Pyramid's caller package).
+        sys.modules[spec.name] = module
         spec.loader.exec_module(module)
         return module
 
@@ -111,10 +115,12 @@ def api_env(protected_api: ProtectedAPI, monkeypatch: pytest.MonkeyPatch) -> Pro
 
 @dataclass
 class Driver:
-    """Blocking ``get``/``post`` against an app (WSGI directly, ASGI through the loop)."""
+    """Blocking ``get``/``post`` against an app (WSGI directly, ASGI through the loop, or
+    a real server at ``origin``)."""
 
     get: Callable[..., httpx.Response]
     post: Callable[..., httpx.Response]
+    origin: str = APP
 
 
 def run_wsgi(app: Any, check: Callable[..., None], *args: Any) -> None:
@@ -142,18 +148,18 @@ async def run_asgi(app: Any, check: Callable[..., None], *args: Any) -> None:
         await asyncio.to_thread(check, Driver(blocking(http.get), blocking(http.post)), *args)
 
 
-def login(idp: IdP, authorize_url: str, username: str = "alice") -> str:
-    """Sign in at the IdP's form; the callback path (and query) on the app."""
+def login(idp: IdP, authorize_url: str, username: str = "alice", origin: str = APP) -> str:
+    """Sign in at the IdP's form; the callback path (and query) on the app at ``origin``."""
     with httpx.Client(timeout=10) as browser:
         callback = idp.login(browser, authorize_url, username)
-    assert callback.startswith(APP + "/"), callback
-    return callback[len(APP) :]
+    assert callback.startswith(origin + "/"), callback
+    return callback[len(origin) :]
 
 
 def sign_in(app: Driver, idp: IdP, return_to: str = "/", username: str = "alice") -> None:
     start = app.get("/sign-in", params={"return_to": return_to})
     assert start.status_code == 302, start.text
-    done = app.get(login(idp, start.headers["location"], username))
+    done = app.get(login(idp, start.headers["location"], username, app.origin))
     assert done.status_code == 302, done.text
     assert done.headers["location"] == return_to
 

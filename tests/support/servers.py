@@ -155,7 +155,9 @@ def start_server(
     else:
         raise ValueError(f"unknown server kind {kind!r}")
     log_path = log_dir / f"{kind}-{port}.log"
-    full_env = {**os.environ, **env, "PYTHONPATH": str(REPO_ROOT)}
+    # The repository first; a PYTHONPATH in ``env`` adds the directories it names.
+    python_path = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
+    full_env = {**os.environ, **env, "PYTHONPATH": python_path}
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
             cmd, cwd=REPO_ROOT, env=full_env, stdout=log, stderr=subprocess.STDOUT
