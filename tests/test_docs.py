@@ -10,7 +10,9 @@ Also: configuration.md documents every config field and environment variable.
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import re
+import time
 from collections.abc import Callable
 from types import ModuleType
 from typing import Any, cast
@@ -52,8 +54,14 @@ def test_no_block_uses_the_old_file_tag() -> None:
     assert not tagged, f'tag runnable blocks ```python title="NAME.py"```, not file=: {tagged}'
 
 
+# The test modules that run docs modules (each marks its tests with @runs).
+DOC_RUNNERS = ("tests.test_docs", "tests.test_framework_docs")
+
+
 def test_every_runnable_block_is_run_by_a_test() -> None:
     assert MODULES, "no runnable blocks found"
+    for runner in DOC_RUNNERS:  # imported here too, so the check holds when run alone
+        importlib.import_module(runner)
     assert set(MODULES) == TESTED, (
         f"blocks without a test: {sorted(set(MODULES) - TESTED)}; "
         f"tests without blocks: {sorted(TESTED - set(MODULES))}"
@@ -217,6 +225,26 @@ async def test_protecting_routes_fastapi(load: Callable[[str], ModuleType], idp:
 @runs("protect_starlette.py")
 async def test_protecting_routes_starlette(load: Callable[[str], ModuleType], idp: IdP) -> None:
     await run_asgi(load("protect_starlette.py").app, check_protection, idp, None)
+
+
+def check_own_rules(app: Driver, idp: IdP) -> None:
+    assert app.get("/").text == "Signed in: False"
+    sign_in(app, idp, "/")
+    assert app.get("/").text == "Signed in: True"
+    assert app.get("/admin", headers=FETCH).status_code == 403  # alice is in no group
+    time.sleep(IDLE_TIMEOUT + 1)  # idle past the timeout: the session ends as expired
+    assert app.get("/").text == "Your session expired. Please sign in again."
+
+
+IDLE_TIMEOUT = 1
+
+
+@runs("rules_flask.py")
+def test_protecting_routes_own_rules_and_ended_reason(
+    load: Callable[[str], ModuleType], idp: IdP, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("THUNDERID_IDLE_TIMEOUT", str(IDLE_TIMEOUT))
+    run_wsgi(load("rules_flask.py").app, check_own_rules, idp)
 
 
 # -- accessing-protected-apis.md ------------------------------------------------------------
