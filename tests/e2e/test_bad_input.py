@@ -9,7 +9,6 @@ import time
 import httpx
 import pytest
 
-from tests.e2e.conftest import Stacks
 from tests.e2e.flows import (
     API,
     BROWSER,
@@ -23,6 +22,7 @@ from tests.e2e.flows import (
     relative,
     with_query,
 )
+from tests.e2e.stacks import Stacks
 from tests.support.idp import IdP
 from tests.support.servers import Server, sign_in
 

@@ -13,8 +13,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.e2e.conftest import APPS
 from tests.e2e.flows import BROWSER
+from tests.e2e.stacks import APPS
 from tests.support.idp import IdP
 from tests.support.servers import Server, app_env, free_port, start_server
 from tests.support.tls_proxy import PROXY_ADDRESS, TLSProxy, tls_proxy

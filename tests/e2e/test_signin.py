@@ -8,7 +8,6 @@ import re
 
 import httpx
 
-from tests.e2e.conftest import Stacks
 from tests.e2e.flows import (
     API,
     BROWSER,
@@ -23,6 +22,7 @@ from tests.e2e.flows import (
     relative,
     set_cookies,
 )
+from tests.e2e.stacks import Stacks
 from tests.support.idp import IdP
 from tests.support.servers import Server, sign_in
 

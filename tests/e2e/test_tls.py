@@ -11,8 +11,8 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from tests.e2e.conftest import Stacks
 from tests.e2e.flows import BROWSER, assert_clean_error, assert_signed_in
+from tests.e2e.stacks import Stacks
 from tests.support.idp import IdP
 from tests.support.servers import TEST_SECRET, sign_in
 from thunderid_mw import AsyncThunderIDClient, ThunderIDClient, ThunderIDConfig

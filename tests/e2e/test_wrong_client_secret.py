@@ -10,8 +10,8 @@ import time
 
 import httpx
 
-from tests.e2e.conftest import Stacks
 from tests.e2e.flows import BROWSER, assert_clean_error
+from tests.e2e.stacks import Stacks
 from tests.support.idp import IdP
 
 LOG_WAIT = 10.0

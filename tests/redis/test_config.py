@@ -18,7 +18,7 @@ import httpx
 import pytest
 import redis
 
-from tests.redis.conftest import PrivateRedis
+from tests.redis.harness import PrivateRedis
 from tests.support.idp import IdP, make_self_signed_cert
 from tests.support.redis_server import RedisServer
 from tests.support.servers import TEST_SECRET

@@ -18,24 +18,22 @@ from typing import Any
 import httpx
 import redis
 
-from tests.redis.conftest import (
+from tests.redis.harness import (
     ASGI_APP,
     SHORT_TTL,
     UVICORN_ARGS,
     Pair,
     get,
-    introspect,
     poll,
     redis_lease_key,
     refresh_counts,
     sign_in_many,
-    sleep_until,
     stored_record,
     token_at,
-    userinfo_status,
 )
-from tests.support.idp import IdP
+from tests.support.idp import IdP, introspect, userinfo_status
 from tests.support.servers import Server, app_env, free_port
+from tests.support.waits import sleep_until
 
 LEASE = 3  # seconds
 HOLD_MS = 6000  # the IdP holds the refresh longer than the lease (the holder dies first)

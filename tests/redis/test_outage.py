@@ -20,7 +20,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.redis.conftest import (
+from tests.redis.harness import (
     COOKIE,
     PrivateRedis,
     get,

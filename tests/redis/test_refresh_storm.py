@@ -16,18 +16,16 @@ from collections import defaultdict
 import httpx
 import redis
 
-from tests.redis.conftest import (
+from tests.redis.harness import (
     SHORT_TTL,
     Pair,
-    introspect,
     refresh_counts,
     sign_in_many,
     stored_record,
     storm,
     token_at,
-    userinfo_status,
 )
-from tests.support.idp import IdP
+from tests.support.idp import IdP, introspect, userinfo_status
 
 REQUESTS = 200
 SESSIONS = 50

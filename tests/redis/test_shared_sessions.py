@@ -10,7 +10,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from tests.redis.conftest import COOKIE, KEYS, Pair, get, sign_in_many, token_at
+from tests.redis.harness import COOKIE, KEYS, Pair, get, sign_in_many, token_at
 from tests.support.idp import IdP
 
 

@@ -13,15 +13,13 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
-from tests.support.idp import IdP
-from tests.tokens.conftest import (
+from tests.support.idp import IdP, introspect, userinfo_status
+from tests.tokens.harness import (
     aclient_sign_in,
     async_client,
     client_config,
     client_sign_in,
-    introspect,
     refresh_counts,
-    userinfo_status,
 )
 from thunderid_mw import AsyncThunderIDClient, NotSignedIn, SignInError, ThunderIDClient
 
@@ -127,7 +125,7 @@ async def test_node_sdk_parity(idp_reset: IdP, kind: str) -> None:
 def test_get_sign_in_url_stores_nothing_and_binds_the_state_to_the_session(idp: IdP) -> None:
     """Anonymous pages may each call ``get_sign_in_url``: no store row is written. The
     state carries the sealed sign-in, which only the session id it was made for opens."""
-    from tests.tokens.conftest import _callback_params
+    from tests.tokens.harness import _callback_params
     from thunderid_mw.stores import MemoryStore
 
     store = MemoryStore()

@@ -8,14 +8,8 @@ from typing import Any
 
 import pytest
 
-from tests.support.idp import IdP
-from tests.tokens.conftest import (
-    aclient_sign_in,
-    async_client,
-    client_sign_in,
-    introspect,
-    refresh_counts,
-)
+from tests.support.idp import IdP, introspect
+from tests.tokens.harness import aclient_sign_in, async_client, client_sign_in, refresh_counts
 from thunderid_mw import (
     NotSignedIn,
     ThunderIDClient,

@@ -14,9 +14,9 @@ import pytest
 
 from tests.support.idp import IdP
 from tests.support.protected_api import ProtectedAPI
-from tests.tokens.conftest import (
+from tests.support.waits import asleep_until
+from tests.tokens.harness import (
     aclient_sign_in,
-    asleep_until,
     async_client,
     client_config,
     client_record,

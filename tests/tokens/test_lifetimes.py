@@ -12,7 +12,8 @@ import httpx
 import pytest
 
 from tests.support.idp import IdP, start_idp
-from tests.tokens.conftest import App, sleep_until, stored_record, stored_row
+from tests.support.waits import sleep_until
+from tests.tokens.harness import App, stored_record, stored_row
 
 
 @pytest.fixture(scope="module")

@@ -18,7 +18,8 @@ from typing import Any
 import pytest
 
 from tests.support.idp import IdP
-from tests.tokens.conftest import client_record, client_sign_in, sleep_until
+from tests.support.waits import sleep_until
+from tests.tokens.harness import client_record, client_sign_in
 from thunderid_mw import EndReason, NotSignedIn, RefreshUnavailable
 from thunderid_mw.core import events
 

@@ -13,21 +13,18 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
-from tests.support.idp import IdP
-from tests.tokens.conftest import (
+from tests.support.idp import IdP, introspect, userinfo_status
+from tests.support.waits import asleep_until, sleep_until
+from tests.tokens.harness import (
     aclient_sign_in,
-    asleep_until,
     async_client,
     client_record,
     client_sign_in,
     fire_threads,
-    introspect,
     refresh_at_idp,
     refresh_counts,
     revoke_at_idp,
-    sleep_until,
     stored_record,
-    userinfo_status,
 )
 from thunderid_mw import NotSignedIn
 

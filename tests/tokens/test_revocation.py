@@ -12,15 +12,8 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
-from tests.support.idp import IdP
-from tests.tokens.conftest import (
-    BROWSER,
-    App,
-    client_record,
-    client_sign_in,
-    introspect,
-    stored_record,
-)
+from tests.support.idp import IdP, introspect
+from tests.tokens.harness import BROWSER, App, client_record, client_sign_in, stored_record
 from thunderid_mw import NotSignedIn, ThunderIDClient
 
 KINDS = ["wsgi", "asgi"]

@@ -18,21 +18,18 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support.idp import IdP
-from tests.tokens.conftest import (
+from tests.support.idp import IdP, introspect, userinfo_status
+from tests.support.waits import asleep_until, sleep_until
+from tests.tokens.harness import (
     App,
     aclient_sign_in,
-    asleep_until,
     async_client,
     client_record,
     client_sign_in,
     fire_tasks,
     fire_threads,
-    introspect,
     refresh_counts,
-    sleep_until,
     stored_record,
-    userinfo_status,
 )
 from thunderid_mw import ThunderIDClient
 from thunderid_mw.stores import MemoryStore, SQLiteStore

@@ -17,9 +17,10 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.redis.conftest import sign_in_many, start_pair
-from tests.support.idp import IdP
-from tests.tokens.conftest import fire_threads, refresh_counts, sleep_until, userinfo_status
+from tests.redis.harness import sign_in_many, start_pair
+from tests.support.idp import IdP, userinfo_status
+from tests.support.waits import sleep_until
+from tests.tokens.harness import fire_threads, refresh_counts
 
 API = {"Accept": "application/json"}
 COOKIE = "__thunderid__session"
