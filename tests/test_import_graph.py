@@ -104,3 +104,35 @@ def test_the_core_imports_only_the_core() -> None:
 def test_the_context_is_a_value_importing_only_the_core() -> None:
     targets = _graph()[f"{PACKAGE}.context"]
     assert targets and all(t.startswith(f"{PACKAGE}.core") for t in targets), targets
+
+
+# What the core may not import: IO, clocks and randomness come to it as effects.
+NO_IO = {
+    "asyncio", "datetime", "httpx", "random", "redis", "secrets", "select", "selectors",
+    "socket", "sqlite3", "ssl", "subprocess", "threading", "time", "uuid",
+}  # fmt: skip
+
+
+def _third_party_and_stdlib_imports(path: Path) -> set[str]:
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            found.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
+            found.add(node.module.split(".")[0])
+    return found - {PACKAGE}
+
+
+def test_the_core_imports_no_io() -> None:
+    for name, path in _modules().items():
+        if name.startswith(f"{PACKAGE}.core"):
+            imported = _third_party_and_stdlib_imports(path)
+            assert not imported & NO_IO, f"{name} imports {imported & NO_IO}"
+            # Reading the environment and checking a file exists at start-up: config only.
+            if name != f"{PACKAGE}.core.config":
+                assert "os" not in imported, f"{name} imports os"
+
+
+def test_the_io_check_sees_the_adapters_io() -> None:
+    """The control: the same reading finds httpx in the client layer."""
+    assert "httpx" in _third_party_and_stdlib_imports(ROOT / "_http.py")
