@@ -309,6 +309,30 @@ def test_success_stores_a_new_random_session_each_time(world: World, env: FlowEn
     assert len(set(ids)) == 3
 
 
+@pytest.mark.parametrize(
+    ("answered", "expected"),
+    [
+        (None, ("openid", "profile")),  # RFC 6749 5.1: omitted means the ones asked for
+        ("openid profile api:read", ("openid", "profile", "api:read")),
+        ("openid", ("openid",)),  # the provider granted less: that is what counts
+    ],
+)
+def test_the_session_holds_the_granted_scopes(
+    world: World, env: FlowEnv, answered: str | None, expected: tuple[str, ...]
+) -> None:
+    assert env.config.scopes == ("openid", "profile")
+    tx = begin(env, world)
+
+    def respond(call: fx.HttpCall) -> fx.HttpResult:
+        id_token = mint_id_token(now=world.now, nonce=tx.nonce)
+        extra = {} if answered is None else {"scope": answered}
+        return json_result(200, token_json("at-1", id_token=id_token, **extra))
+
+    token_endpoint(world, respond)
+    _, loaded = world.run(complete_sign_in(env, CallbackParams.from_values("c", tx.state), tx))
+    assert loaded.record.tokens.scopes == expected
+
+
 def test_explicit_session_id_stores_under_it(world: World, env: FlowEnv) -> None:
     session_id = "c" * 43
     key = env.keys.store_key_for("s", session_id)

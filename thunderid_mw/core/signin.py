@@ -270,6 +270,8 @@ def complete_sign_in(
     refresh_expires_at = yield from refresh_token_expiry(env, tokens)
     if refresh_expires_at is not None:
         tokens = replace(tokens, refresh_expires_at=refresh_expires_at)
+    if not tokens.scopes:  # RFC 6749 5.1: no scope in the answer means the ones asked for
+        tokens = replace(tokens, scopes=tuple(env.config.scopes))
     record = SessionRecord(
         tokens=tokens,
         claims=user_claims(claims),
