@@ -1,5 +1,7 @@
 """Under a real server: bounded ``wrk`` runs on 127.0.0.1 against uvicorn (ASGI) and
-gunicorn (WSGI, gthread), one worker each, bare vs wrapped, in alternating rounds.
+gunicorn (WSGI, gthread), and the production stacks (uvicorn on asyncio + h11, gunicorn
+with uvicorn workers, granian ASGI and WSGI, hypercorn), one worker each, bare vs wrapped,
+in alternating rounds.
 
 Every app is ``benchmarks.serve:app`` with its own ``BENCH_APP``; the wrapped ones seed
 their signed-in session in the worker process at import (so the memory store has it). The
@@ -42,6 +44,7 @@ class Target:
     baseline: str | None = None
     cookie: str = ""
     threads: int = 8  # gunicorn gthread threads
+    args: tuple[str, ...] = ()  # the server's own options (event loop, worker class, ...)
 
 
 @dataclass
@@ -63,7 +66,14 @@ def targets(session_id: str, sqlite_path: Path) -> list[Target]:
     flask = f"{OTHER_COOKIES}; session={apps.flask_session_cookie(tokens)}"
     sqlite = f"sqlite:///{sqlite_path}"
     return [
-        Target("uvicorn.bare", "uvicorn  bare hello-world", "uvicorn", "asgi-bare", cookie=ours),
+        Target(
+            "uvicorn.bare",
+            "uvicorn  bare hello-world",
+            "uvicorn",
+            "asgi-bare",
+            cookie=ours,
+            args=UVICORN_STANDARD,
+        ),
         Target(
             "uvicorn.thunderid_memory",
             "uvicorn  thunderid, memory store",
@@ -71,6 +81,7 @@ def targets(session_id: str, sqlite_path: Path) -> list[Target]:
             "asgi-thunderid",
             baseline="uvicorn.bare",
             cookie=ours,
+            args=UVICORN_STANDARD,
         ),
         Target(
             "uvicorn.thunderid_sqlite",
@@ -80,6 +91,7 @@ def targets(session_id: str, sqlite_path: Path) -> list[Target]:
             store=sqlite,
             baseline="uvicorn.bare",
             cookie=ours,
+            args=UVICORN_STANDARD,
         ),
         Target(
             "uvicorn.session_middleware",
@@ -88,6 +100,7 @@ def targets(session_id: str, sqlite_path: Path) -> list[Target]:
             "asgi-starlette-session",
             baseline="uvicorn.bare",
             cookie=starlette,
+            args=UVICORN_STANDARD,
         ),
         Target("gunicorn.bare", "gunicorn bare hello-world", "gunicorn", "wsgi-bare", cookie=ours),
         Target(
@@ -150,7 +163,50 @@ def targets(session_id: str, sqlite_path: Path) -> list[Target]:
             cookie=ours,
             threads=1,
         ),
+        *(target for stack in STACKS for target in stack.targets(ours)),
     ]
+
+
+# uvicorn[standard]: what "uvicorn app:app" picks when uvloop and httptools are installed.
+UVICORN_STANDARD = ("--loop", "uvloop", "--http", "httptools")
+
+
+@dataclass(frozen=True)
+class Stack:
+    """A production server set-up, measured bare and wrapped (memory store)."""
+
+    key: str
+    label: str
+    server: str
+    asgi: bool
+    args: tuple[str, ...] = ()
+
+    def targets(self, cookie: str) -> list[Target]:
+        kind = "asgi" if self.asgi else "wsgi"
+        bare = Target(
+            f"{self.key}.bare", f"{self.label}: bare", self.server, f"{kind}-bare",
+            cookie=cookie, args=self.args,
+        )  # fmt: skip
+        wrapped = Target(
+            f"{self.key}.thunderid_memory", f"{self.label}: thunderid, memory store",
+            self.server, f"{kind}-thunderid", baseline=bare.key, cookie=cookie, args=self.args,
+        )  # fmt: skip
+        return [bare, wrapped]
+
+
+STACKS = (
+    Stack(
+        "uvicorn_h11", "uvicorn asyncio + h11", "uvicorn", True,
+        ("--loop", "asyncio", "--http", "h11"),
+    ),
+    Stack(
+        "gunicorn_uvicorn", "gunicorn + uvicorn worker", "gunicorn", True,
+        ("--worker-class", "uvicorn_worker.UvicornWorker"),
+    ),
+    Stack("granian", "granian ASGI", "granian", True),
+    Stack("granian_wsgi", "granian WSGI", "granian", False, ("--interface", "wsgi")),
+    Stack("hypercorn", "hypercorn ASGI", "hypercorn", True),
+)  # fmt: skip
 
 
 # -- wrk ------------------------------------------------------------------------------------
@@ -221,12 +277,14 @@ def start(target: Target, session_id: str, log_dir: Path) -> Server:
         "BENCH_STORE": target.store,
         "BENCH_SEED_SESSION_ID": session_id,
     }
-    extra: tuple[str, ...] = ("--lifespan", "off")
-    if target.server == "gunicorn":
+    extra: tuple[str, ...] = ()
+    if target.server == "uvicorn":
+        extra = ("--lifespan", "off")
+    elif target.server == "gunicorn":
         extra = ("--keep-alive", "30", "--threads", str(target.threads))
     return start_server(
         target.server, APP_MODULE, env, port=free_port(), workers=1, log_dir=log_dir,
-        extra_args=extra,
+        extra_args=(*extra, *target.args),
     )  # fmt: skip
 
 
@@ -237,16 +295,10 @@ def stop(server: Server) -> None:
 
 
 def server_implementations() -> str:
-    def has(module: str) -> bool:
-        import importlib.util
-
-        return importlib.util.find_spec(module) is not None
-
-    loop = "uvloop" if has("uvloop") else "asyncio"
-    http = "httptools" if has("httptools") else "h11"
     return (
-        f"uvicorn with {loop} + {http}; gunicorn gthread worker with 8 threads "
-        '("gunicorn 1 thread": --threads 1)'
+        "uvicorn: uvloop + httptools (uvicorn[standard]); gunicorn: gthread worker with 8 "
+        'threads ("gunicorn 1 thread": --threads 1); production stacks: '
+        + "; ".join(f"{s.label} ({s.server} {' '.join(s.args)})".replace(" )", ")") for s in STACKS)
     )
 
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from .server import STACKS
+
 #: Issue 5's bounds.
 MEMORY_OVERHEAD_US = 3.0
 SQLITE_OVERHEAD_US = 15.0
@@ -141,7 +143,7 @@ def _inprocess(data: dict[str, Any]) -> list[Target]:
 def _server(data: dict[str, Any]) -> list[Target]:
     rows = _by_key(data["results"])
     out: list[Target] = []
-    for srv in ("uvicorn", "gunicorn"):
+    for srv in ("uvicorn", "gunicorn", *(stack.key for stack in STACKS)):
         row = rows.get(f"{srv}.thunderid_memory")
         if row is None:
             continue

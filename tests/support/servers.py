@@ -96,8 +96,8 @@ def start_server(
     extra_args: tuple[str, ...] = (),
     ready_path: str = "/public",
 ) -> Server:
-    """Start gunicorn (``kind="gunicorn"``), uvicorn (``kind="uvicorn"``) or Sanic's own
-    server (``kind="sanic"``) serving ``app``."""
+    """Start gunicorn (``kind="gunicorn"``), uvicorn (``kind="uvicorn"``), Sanic's own
+    server (``kind="sanic"``), granian or hypercorn serving ``app``."""
     if kind == "gunicorn":
         cmd = [
             sys.executable,
@@ -136,6 +136,38 @@ def start_server(
             "warning",
             "--no-access-log",
             *extra_args,
+        ]
+    elif kind == "granian":  # ASGI unless extra_args say --interface wsgi
+        cmd = [
+            sys.executable,
+            "-m",
+            "granian",
+            "--interface",
+            "asgi",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+            "--log-level",
+            "warning",
+            *extra_args,
+            app,
+        ]
+    elif kind == "hypercorn":
+        cmd = [
+            sys.executable,
+            "-m",
+            "hypercorn",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            str(workers),
+            "--log-level",
+            "warning",
+            *extra_args,
+            app,
         ]
     elif kind == "sanic":
         cmd = [
