@@ -18,9 +18,10 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
+import pytest
 
 from tests.support.idp import IdP
-from tests.support.redis_server import _free_port
+from tests.support.redis_server import RedisServer, _find_binary, _free_port
 
 SECRET = "doctor-test-secret-0123456789-abcdefghijk"
 
@@ -168,3 +169,48 @@ def test_a_small_clock_skew_passes(idp: IdP, tmp_path: Path) -> None:
     with skewed_provider(idp, skew=5) as url:
         _, output = doctor(idp, tmp_path, BASE_URL=url, ISSUER=idp.issuer)
     assert line(output, "clock").startswith("ok"), output
+
+
+class ConfiguredRedis(RedisServer):
+    """A redis-server of the test's own with the given persistence settings."""
+
+    def __init__(self, directory: Path, **settings: str) -> None:
+        binary = _find_binary()
+        assert binary, "redis-server is missing: run make setup"
+        super().__init__(binary, directory)
+        self.settings = settings
+
+    def arguments(self) -> list[str]:
+        args = super().arguments()
+        for name, value in self.settings.items():
+            flag = "--" + name
+            if flag in args:
+                args[args.index(flag) + 1] = value
+            else:
+                args += [flag, value]
+        return args
+
+
+@pytest.mark.parametrize(
+    ("settings", "verdict", "words"),
+    [
+        ({}, "warn", "persistence is off: a restart of Redis signs every user out"),
+        ({"save": "3600 1"}, "warn", "snapshots only (save 3600 1)"),
+        ({"appendonly": "yes", "appendfsync": "no"}, "warn", "appendfsync no"),
+        ({"appendonly": "yes", "appendfsync": "everysec"}, "ok", "appendfsync everysec"),
+    ],
+)
+def test_redis_durability_is_reported(
+    idp: IdP, tmp_path: Path, settings: dict[str, str], verdict: str, words: str
+) -> None:
+    redis = ConfiguredRedis(tmp_path, **settings)
+    redis.start()
+    try:
+        code, output = doctor(idp, tmp_path, STORE=redis.url)
+    finally:
+        redis.stop()
+    assert code == 0, output  # a warning, not a failure: the app works, restarts hurt
+    row = line(output, "store durability")
+    assert row.startswith(verdict) and words in row, row
+    if verdict == "warn":
+        assert "appendonly yes" in row  # the fix

@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import httpx
@@ -24,10 +24,13 @@ from ..core.config import ThunderIDConfig
 from ..core.crypto import Keys
 from ..core.discovery import ProviderMetadata
 from ..core.env import FlowEnv
-from ..core.errors import ConfigError, IDTokenError, ProviderError
+from ..core.errors import ConfigError, IDTokenError, ProviderError, StoreUnavailable
 from ..core.id_token import load_key_set
 from ..core.records import RecordCodec
 from ..stores.check import check_store
+
+if TYPE_CHECKING:  # redis is an optional extra: imported only by stores that use it
+    from ..stores.redis import RedisPersistence
 
 OK, WARN, FAIL = "ok", "warn", "FAIL"
 MAX_CLOCK_SKEW = 30.0  # seconds; ID token checks allow config.clock_skew
@@ -87,7 +90,7 @@ def _run(args: argparse.Namespace) -> int:
 def run_checks(config: ThunderIDConfig) -> list[Check]:
     results = [Check("configuration", OK, "loaded; secret strong enough, numbers in range")]
     results += _app_urls(config)
-    results.append(_store(config))
+    results += _store(config)
     with httpx.Client(**client_options(config)) as http:
         metadata, discovery = _discovery(config, http)
         results.append(discovery)
@@ -123,14 +126,51 @@ def _app_urls(config: ThunderIDConfig) -> list[Check]:
     return [redirect, sign_out]
 
 
-def _store(config: ThunderIDConfig) -> Check:
+def _store(config: ThunderIDConfig) -> list[Check]:
     try:
         store = open_store(config.store)
         check_store(store)
     except ConfigError as exc:
-        return Check("session store", FAIL, str(exc))
+        return [Check("session store", FAIL, str(exc))]
+    checks = [Check("session store", OK, f"{store!r} is reachable and writable")]
+    persistence = getattr(store, "persistence", None)  # a RedisStore's
+    if callable(persistence):
+        checks.append(_durability(persistence))
     store.close()
-    return Check("session store", OK, f"{store!r} is reachable and writable")
+    return checks
+
+
+def _durability(persistence: Callable[[], RedisPersistence]) -> Check:
+    """Whether the sessions survive a restart of Redis (docs/stores.md, Durability)."""
+    try:
+        found = persistence()
+    except StoreUnavailable as exc:
+        return Check("store durability", WARN, f"could not read the persistence settings: {exc}")
+    advice = "set appendonly yes with appendfsync everysec (docs/stores.md, Durability)"
+    if found.aof:
+        fsync = found.appendfsync or "unknown; CONFIG GET not allowed"
+        if found.appendfsync == "no":
+            return Check(
+                "store durability",
+                WARN,
+                "append-only file on but appendfsync no: a crash of the host may lose tens "
+                f"of seconds of sign-ins and refreshes; {advice}",
+            )
+        return Check("store durability", OK, f"append-only file on (appendfsync {fsync})")
+    if found.snapshots:
+        return Check(
+            "store durability",
+            WARN,
+            f"snapshots only (save {found.snapshots}): a restart loses every sign-in and "
+            f"refresh since the last snapshot, and those users are signed out; {advice}",
+        )
+    return Check(
+        "store durability",
+        WARN,
+        "persistence is off"
+        + (" (or not visible: CONFIG GET not allowed)" if found.snapshots is None else "")
+        + f": a restart of Redis signs every user out; {advice}",
+    )
 
 
 def _discovery(

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import math
 import threading
+from dataclasses import dataclass
 from time import time
 from typing import Any, NoReturn, cast
 
@@ -213,6 +214,29 @@ class RedisStore:
         """Return 0: Redis removes expired records and leases by itself."""
         return 0
 
+    def persistence(self) -> RedisPersistence:
+        """What a restart of the server would keep (``thunderid-mw doctor`` reports it).
+
+        ``INFO persistence`` tells whether the append-only file is on; ``CONFIG GET`` (often
+        refused by managed Redis) adds the fsync policy and the snapshot schedule when it
+        is allowed."""
+        client = self._sync_bundle().client
+        try:
+            info = client.info("persistence")
+        except RedisError as exc:
+            self._fail(exc)
+        config: dict[str, str] = {}
+        try:
+            for name in ("appendfsync", "save"):
+                config.update(_text_dict(client.config_get(name)))
+        except RedisError:
+            pass  # CONFIG is disabled or not permitted: what INFO said has to do
+        return RedisPersistence(
+            aof=bool(int(info.get("aof_enabled", 0))),
+            appendfsync=config.get("appendfsync"),
+            snapshots=config.get("save"),
+        )
+
     # -- async API ---------------------------------------------------------------------
 
     async def aload(self, key: str) -> StoredItem | None:
@@ -319,6 +343,26 @@ class RedisStore:
         raise StoreUnavailable(
             f"Redis session store {redact_url(self.url)}: {type(exc).__name__}: {exc}"
         ) from exc
+
+
+@dataclass(frozen=True, slots=True)
+class RedisPersistence:
+    """The server's persistence settings: ``aof`` from ``INFO``; ``appendfsync`` and
+    ``snapshots`` (the ``save`` schedule, ``""`` when off) are None when ``CONFIG GET``
+    was not allowed."""
+
+    aof: bool
+    appendfsync: str | None
+    snapshots: str | None
+
+
+def _text_dict(answer: Any) -> dict[str, str]:
+    return {
+        (k.decode() if isinstance(k, bytes) else str(k)): (
+            v.decode() if isinstance(v, bytes) else str(v)
+        )
+        for k, v in dict(answer).items()
+    }
 
 
 def _item(fields: list[Any]) -> StoredItem | None:
