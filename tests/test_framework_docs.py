@@ -35,6 +35,20 @@ from thunderid_mw.integrations import Requirement
 Load = Callable[[str], ModuleType]
 
 
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_every_framework_has_a_page() -> None:
+    pages = {page.stem for page in (ROOT / "docs" / "frameworks").glob("*.md")}
+    helpers = {
+        path.stem
+        for path in (ROOT / "thunderid_mw" / "integrations").glob("*.py")
+        if not path.stem.startswith("_")
+    }
+    assert helpers - {"starlette"} <= pages  # Starlette is on the FastAPI page
+    assert {"any-framework", "authorization"} <= pages
+
+
 def check_page(app: Driver, idp: IdP, protected: str, forbidden: str) -> None:
     """What every framework page promises for its protected view and its permission."""
     page = app.get(protected, headers=BROWSER)
