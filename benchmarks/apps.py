@@ -177,5 +177,5 @@ def build_app(kind: str, store_url: str = "memory://", seed_session_id: str | No
     else:
         raise ValueError(f"unknown app kind {kind!r}; one of {', '.join(APP_KINDS)}")
     if seed_session_id:
-        seed_session(app.config, app.client.store, seed_session_id, make_tokens())
+        seed_session(app.config, app.client._store, seed_session_id, make_tokens())
     return app

@@ -75,7 +75,7 @@ def _store_steps(
     label: str, mw: Any, store: SessionStore, session_id: str, header: str
 ) -> list[Step]:
     client = mw.client
-    key = client.session_key(session_id)
+    key = client._session_key(session_id)
     return [
         (f"{label}: store.load(key)", lambda: store.load(key)),
         (

@@ -244,7 +244,7 @@ def build(redis_url: str | None, workdir: Path) -> Setup:
     session_id = new_session_id()
 
     def watch(label: str, store: SessionStore, client: Any) -> None:
-        key = client.session_key(session_id)
+        key = client._session_key(session_id)
         item = store.load(key)
         assert item is not None
         watched.append((label, store, key, item.version))

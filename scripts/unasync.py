@@ -21,6 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 #: (async source, generated sync twin), relative to the repository root.
 FILES: list[tuple[str, str]] = [
     ("thunderid_mw/stores/_protocol_async.py", "thunderid_mw/stores/_protocol_sync.py"),
+    ("thunderid_mw/_async_client.py", "thunderid_mw/_sync_client.py"),
 ]
 
 #: (pattern, replacement), applied in order to every line.
@@ -39,6 +40,7 @@ RULES: list[tuple[str, str]] = [
     (r"\basyncio\.Lock\b", "threading.Lock"),
     (r"\basyncio\.Event\b", "threading.Event"),
     (r"\basyncio\.sleep\b", "time.sleep"),
+    (r"\bfx\.adrive\b", "fx.drive"),  # the core's awaiting trampoline and its twin
     # The store's a-prefixed methods.
     (r"\ba(load|save|delete|acquire_lock|release_lock|close)\b", r"\1"),
     # Syntax.
@@ -60,8 +62,11 @@ def unasync_line(line: str) -> str:
     return line
 
 
-#: A line of an async source ending with this comment is left out of its sync twin.
+#: A line of an async source ending with this comment is left out of its sync twin; so
+#: are the lines between ``# unasync: async only begin`` and ``# unasync: async only end``.
 ASYNC_ONLY = "# unasync: async only"
+#: ``# unasync: sync only: CODE`` (a comment in the async source) is ``CODE`` in the twin.
+SYNC_ONLY = re.compile(r"^(\s*)# unasync: sync only: (.*)$", re.S)
 
 
 def generated(source: str, source_path: str) -> str:
@@ -71,10 +76,20 @@ def generated(source: str, source_path: str) -> str:
         f"# {source_path}:\n"
         "# edit that file, then run `python scripts/unasync.py`.\n"
     )
-    lines = source.splitlines(keepends=True)
-    return header + "".join(
-        unasync_line(line) for line in lines if not line.rstrip().endswith(ASYNC_ONLY)
-    )
+    out: list[str] = []
+    skipping = False
+    for line in source.splitlines(keepends=True):
+        marker = line.strip()
+        if marker == ASYNC_ONLY + " begin":
+            skipping = True
+        elif marker == ASYNC_ONLY + " end":
+            skipping = False
+        elif not skipping and not line.rstrip().endswith(ASYNC_ONLY):
+            sync_only = SYNC_ONLY.match(line)
+            out.append(sync_only.expand(r"\1\2") if sync_only else unasync_line(line))
+    if skipping:
+        raise ValueError(f"{source_path}: '{ASYNC_ONLY} begin' without an end")
+    return header + "".join(out)
 
 
 def main(argv: list[str]) -> int:

@@ -40,3 +40,49 @@ def test_every_exported_name_exists() -> None:
 def test_version_is_the_installed_version() -> None:
     assert thunderid_mw.__version__ == importlib.metadata.version("thunderid-mw")
     assert re.fullmatch(r"\d+\.\d+\.\d+.*", thunderid_mw.__version__)
+
+
+# What users call on a client: the Node SDK's methods, the middleware's entry points, the
+# typed actions, and two values (its config and the signed-out context). Keys, codec,
+# store, router and flows are internals, behind an underscore.
+CLIENT_API = {
+    "access_token_for",
+    "actions",
+    "config",
+    "context_for_cookie",
+    "context_for_session",
+    "end_user_sessions",
+    "exchange_token",
+    "get_access_token",
+    "get_decoded_id_token",
+    "get_id_token",
+    "get_openid_provider_endpoints",
+    "get_sign_in_url",
+    "get_user",
+    "handle_route",
+    "is_signed_in",
+    "list_user_sessions",
+    "refresh_access_token",
+    "revoke_access_token",
+    "sign_in",
+    "sign_out",
+    "signed_out",
+}
+
+
+def public_names(client: object) -> set[str]:
+    return {name for name in dir(client) if not name.startswith("_")}
+
+
+def test_the_clients_public_attributes_are_what_users_need() -> None:
+    config = thunderid_mw.ThunderIDConfig(
+        client_id="app",
+        after_sign_in_url="http://127.0.0.1:8000/callback",
+        secret="public-api-test-secret-0123456789abcdef",
+        store="memory://",
+    )
+    sync_client = thunderid_mw.ThunderIDClient(config)
+    async_client = thunderid_mw.AsyncThunderIDClient(config)
+    assert public_names(sync_client) == CLIENT_API | {"close"}
+    assert public_names(async_client) == CLIENT_API | {"aclose", "blocking_token_source"}
+    sync_client.close()

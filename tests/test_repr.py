@@ -59,8 +59,8 @@ def _objects(tmp_path: Path) -> dict[str, Any]:
         "exchange config": TokenExchangeConfig("x", {"client_secret": CLIENT_SECRET}),
         "client": client,
         "async client": async_client,
-        "keys": client.keys,
-        "codec": client.codec,
+        "keys": client._keys,
+        "codec": client._codec,
         "wsgi": ThunderIDWSGIMiddleware(lambda e, s: [], client),
         "asgi": ThunderIDASGIMiddleware(lambda s, r, w: None, async_client),  # type: ignore[arg-type,return-value]
         "memory store": MemoryStore(),

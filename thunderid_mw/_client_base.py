@@ -6,6 +6,7 @@ per-request fast path inline."""
 from __future__ import annotations
 
 import math
+import threading
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -72,29 +73,30 @@ class ClientBase:
 
     def __init__(self, config: ThunderIDConfig):
         self.config = config
-        self.keys = Keys.from_secret(config.secret)
-        self.codec = RecordCodec(self.keys, config.encrypt_tokens)
-        self.store: SessionStore = open_store(config.store)
-        check_store(self.store)  # fail at start-up, not at the first sign-in
-        self.router = Router(config)
+        self._keys = Keys.from_secret(config.secret)
+        self._codec = RecordCodec(self._keys, config.encrypt_tokens)
+        self._store: SessionStore = open_store(config.store)
+        check_store(self._store)  # fail at start-up, not at the first sign-in
+        self._router = Router(config)
         # Provider metadata is fetched on first need (GetMetadata), not at start-up.
-        self.env = FlowEnv(config, self.keys, self.codec)
+        self._env = FlowEnv(config, self._keys, self._codec)
         # Discovery and JWKS, cached per process (core/provider.py).
-        self.provider = ProviderCache()
+        self._provider = ProviderCache()
         # session id -> its store key and the context of the version last seen.
         self._entries: dict[str, Entry] = {}
         # store key -> when this process's last refresh of it failed (provider unavailable).
         self._refresh_failed_at: dict[str, float] = {}
         # store keys this process is refreshing in the background right now.
         self._refreshing: set[str] = set()
+        self._refreshing_guard = threading.Lock()
         self.signed_out = AuthContext(self)
 
     def actions(self, ctx: AuthContext) -> Any:
         """The typed actions for ``ctx`` (each client narrows the type)."""
         raise NotImplementedError
 
-    def session_key(self, session_id: str) -> str:
-        return self.keys.store_key_for("s", session_id)
+    def _session_key(self, session_id: str) -> str:
+        return self._keys.store_key_for("s", session_id)
 
     # The per-session cache ------------------------------------------------------------
 
@@ -103,7 +105,7 @@ class ClientBase:
         if entry is None:
             if len(self._entries) >= CACHE_SIZE:
                 self._entries.clear()  # bounded: made-up cookies cannot grow it
-            entry = self._entries[session_id] = Entry(self.session_key(session_id))
+            entry = self._entries[session_id] = Entry(self._session_key(session_id))
         return entry
 
     def _fresh_context(
@@ -131,7 +133,7 @@ class ClientBase:
         or None when the stored data is unreadable."""
         if entry.loaded is not None and entry.version == item.version:
             return entry
-        record = self.codec.decode(item.data, entry.key)
+        record = self._codec.decode(item.data, entry.key)
         if record is None:
             return None
         return self._adopt(session_id, entry, Loaded(record, item.version))
@@ -150,7 +152,7 @@ class ClientBase:
                 id_token=tokens.id_token,
                 scopes=tokens.scopes,
                 expires_at=tokens.expires_at,
-                sign_out_csrf_token=self.keys.csrf_token(session_id),
+                sign_out_csrf_token=self._keys.csrf_token(session_id),
             )
         until = usable_until(record, self.config)
         adopted = self._entries[session_id] = Entry(entry.key, loaded.version, until, ctx, loaded)
@@ -175,16 +177,17 @@ class ClientBase:
 
     def _claim_refresh(self, key: str) -> bool:
         """Whether this process may start a background refresh of ``key`` (not already
-        running). The drivers call this under their own lock or on their event loop."""
-        if key in self._refreshing:
-            return False
-        self._refreshing.add(key)
-        return True
+        running): claims it, for threads and tasks alike."""
+        with self._refreshing_guard:
+            if key in self._refreshing:
+                return False
+            self._refreshing.add(key)
+            return True
 
     def _refresh_job_flow(self, key: str, force: bool) -> fx.Flow[None]:
         """The background refresh; remembers a provider failure for ``retry_not_before``."""
         try:
-            result = yield from refresh_job(self.env, key, force)
+            result = yield from refresh_job(self._env, key, force)
             if (
                 result is not None
                 and result.outcome is RefreshOutcome.UNAVAILABLE
@@ -217,7 +220,7 @@ class ClientBase:
         if loaded.record.ended is not None or (not force_refresh and time.time() < current.until):
             return current.ctx
         resolved = yield from resolve(
-            self.env,
+            self._env,
             entry.key,
             loaded,
             force_refresh=force_refresh,
@@ -250,13 +253,13 @@ class ClientBase:
         return ctx
 
     def _discovery_flow(self) -> fx.Flow[ProviderMetadata]:
-        return (yield from metadata_flow(self.provider, self.config))
+        return (yield from metadata_flow(self._provider, self.config))
 
     def _key_set_flow(self, refresh: bool) -> fx.Flow[KeySet]:
-        return (yield from key_set_flow(self.provider, self.config, refresh))
+        return (yield from key_set_flow(self._provider, self.config, refresh))
 
     def _route_flow(self, route: Route, request: RequestInfo) -> fx.Flow[Response]:
-        return (yield from route_flow(self.env, route, request))
+        return (yield from route_flow(self._env, route, request))
 
     def _sign_in_url_flow(
         self, session_id: str, return_to: str, params: Mapping[str, str]
@@ -275,35 +278,37 @@ class ClientBase:
             entropy=entropy,
             now=now,
             extra_params=params,
-            state_of=lambda tx: tx.seal(self.keys, seal_nonce, bound_to=session_id),
+            state_of=lambda tx: tx.seal(self._keys, seal_nonce, bound_to=session_id),
         )
         return url
 
     def _sign_in_flow(
         self, session_id: str, code: str, state: str, session_state: str | None, iss: str | None
     ) -> fx.Flow[AuthContext]:
-        tx = SignInTransaction.unseal(self.keys, state, bound_to=session_id)
+        tx = SignInTransaction.unseal(self._keys, state, bound_to=session_id)
         # The sealed state stands for the transaction's own state (one value, one check).
         params = CallbackParams.from_values(code, tx.state if tx else state, session_state, iss)
-        _, loaded = yield from complete_sign_in(self.env, params, tx, session_id=session_id)
+        _, loaded = yield from complete_sign_in(self._env, params, tx, session_id=session_id)
         return self._adopt(session_id, self._entry(session_id), loaded).ctx  # type: ignore[return-value]
 
     def _end_flow(self, session_id: str, reason: EndReason) -> fx.Flow[str]:
         """End the session (locally first, whether or not the provider answers), revoke its
         tokens; the end-session URL to send the browser to."""
-        record = yield from end_session(self.env, self.session_key(session_id), reason, revoke=True)
-        return (yield from sign_out_target(self.env, record.tokens.id_token if record else None))
+        record = yield from end_session(
+            self._env, self._session_key(session_id), reason, revoke=True
+        )
+        return (yield from sign_out_target(self._env, record.tokens.id_token if record else None))
 
     def _exchange_flow(
         self, config: TokenExchangeConfig, session_id: str | None
     ) -> fx.Flow[dict[str, Any] | None]:
         key = loaded = None
         if session_id is not None:
-            key = self.session_key(session_id)
+            key = self._session_key(session_id)
             ctx = yield from self._context_flow(session_id)  # fresh tokens first
             if ctx.is_signed_in:
                 loaded = self._entry(session_id).loaded
-        return (yield from exchange_token(self.env, config, key, loaded))
+        return (yield from exchange_token(self._env, config, key, loaded))
 
 
 def open_store(store: SessionStore | str | None) -> SessionStore:

@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 
 from .core.config import ThunderIDConfig
-from .core.effects import HttpCall
+from .core.effects import HttpCall, HttpFailure, HttpResult
 
 USER_AGENT = "thunderid-mw/0.1"
 
@@ -106,3 +106,15 @@ def _is_tls_error(exc: BaseException) -> bool:
 
 def is_tls_error(exc: BaseException) -> bool:
     return _is_tls_error(exc)
+
+
+def failure_of(exc: httpx.HTTPError, url: str) -> HttpFailure:
+    """The effect result of a request that got no answer."""
+    return HttpFailure(
+        describe_failure(exc, url), tls=is_tls_error(exc), sent=may_have_reached_provider(exc)
+    )
+
+
+def result_of(response: httpx.Response) -> HttpResult:
+    """The effect result of an answer."""
+    return HttpResult(response.status_code, response.content, date_header(response))

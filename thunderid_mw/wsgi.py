@@ -46,9 +46,9 @@ class ThunderIDWSGIMiddleware:
         self.app = app
         self.client = given if isinstance(given, ThunderIDClient) else ThunderIDClient(given)
         self.config = self.client.config
-        self._route_for = self.client.router.route_for
-        self._is_protected = self.client.router.is_protected
-        self._router = self.client.router
+        self._route_for = self.client._router.route_for
+        self._is_protected = self.client._router.is_protected
+        self._router = self.client._router
         self._cookie_name = self.config.cookie_name
         self._signed_out = self.client.signed_out
 

@@ -159,7 +159,7 @@ def _signed_in(store: MemoryStore, middleware: ThunderIDWSGIMiddleware) -> None:
         last_seen=4e9 - 10,
         absolute_expires_at=4e9,
     )
-    client._run(client.env.save(client.session_key(SID), record, None))
+    client._run(client._env.save(client._session_key(SID), record, None))
 
 
 def test_sign_out_behind_a_tls_terminator_accepts_the_public_origin() -> None:
@@ -170,7 +170,7 @@ def test_sign_out_behind_a_tls_terminator_accepts_the_public_origin() -> None:
         lambda e, s: [], config(store, "http://app.example/callback")
     )
     _signed_in(store, middleware)
-    form = b"csrf_token=" + middleware.client.keys.csrf_token(SID).encode()
+    form = b"csrf_token=" + middleware.client._keys.csrf_token(SID).encode()
     common = {
         "Host": "app.example",
         "Origin": "https://app.example",

@@ -57,12 +57,12 @@ def _signed_in(store: MemoryStore) -> ThunderIDClient:
         last_seen=FAR_FUTURE - 10,
         absolute_expires_at=FAR_FUTURE,
     )
-    client._run(client.env.save(client.session_key(SID), record, None))
+    client._run(client._env.save(client._session_key(SID), record, None))
     return client
 
 
 def _form(client: ThunderIDClient) -> bytes:
-    return b"csrf_token=" + client.keys.csrf_token(SID).encode()
+    return b"csrf_token=" + client._keys.csrf_token(SID).encode()
 
 
 def _assert_signed_out(

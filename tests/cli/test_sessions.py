@@ -36,9 +36,9 @@ def sign_in(client: ThunderIDClient, session_id: str, sub: str) -> None:
         last_seen=FAR - 50,
         absolute_expires_at=FAR,
     )
-    key = client.session_key(session_id)
-    client._run(client.env.save(key, record, None))
-    client._run(add_to_indexes(client.env, key, record.claims, FAR))
+    key = client._session_key(session_id)
+    client._run(client._env.save(key, record, None))
+    client._run(add_to_indexes(client._env, key, record.claims, FAR))
 
 
 def cli(tmp_path: Path, *args: str) -> tuple[int, str]:
@@ -59,7 +59,7 @@ def test_list_and_end_a_users_sessions(tmp_path: Path) -> None:
         sign_in(client, "phone-sid-0123456789", "alice")
         sign_in(client, "bob-sid-0123456789", "bob")
         laptop, phone = (
-            client.keys.session_tag(s) for s in ("laptop-sid-0123456789", "phone-sid-0123456789")
+            client._keys.session_tag(s) for s in ("laptop-sid-0123456789", "phone-sid-0123456789")
         )
 
         code, output = cli(tmp_path, "list", "alice")
@@ -90,7 +90,7 @@ async def test_the_async_client_has_the_same_inventory(tmp_path: Path) -> None:
             sign_in(seeder, session_id, "alice")
         sign_in(seeder, "bob-sid-0123456789", "bob")
         laptop, phone = (
-            seeder.keys.session_tag(s) for s in ("laptop-sid-0123456789", "phone-sid-0123456789")
+            seeder._keys.session_tag(s) for s in ("laptop-sid-0123456789", "phone-sid-0123456789")
         )
     finally:
         seeder.close()

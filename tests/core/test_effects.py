@@ -1,7 +1,10 @@
-"""``effects.drive``: the one blocking trampoline (clients and the fake world share it)."""
+"""``effects.drive``, the one blocking trampoline (the blocking client and the fake world
+share it), and ``effects.adrive``, its awaiting twin (the async client): the same loop."""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -18,7 +21,23 @@ def _flow(log: list[str]) -> fx.Flow[float]:
         log.append("finally")
 
 
-def test_drive_sends_results_and_returns_the_value() -> None:
+def run_with(trampoline: str, flow: fx.Flow[Any], perform: Callable[[fx.Effect], Any]) -> Any:
+    """Run ``flow`` with ``drive``, or with ``adrive`` and ``perform`` awaited."""
+    if trampoline == "drive":
+        return fx.drive(flow, perform)
+
+    async def aperform(effect: fx.Effect) -> Any:
+        await asyncio.sleep(0)
+        return perform(effect)
+
+    return asyncio.run(fx.adrive(flow, aperform))
+
+
+TRAMPOLINES = pytest.mark.parametrize("trampoline", ["drive", "adrive"])
+
+
+@TRAMPOLINES
+def test_drive_sends_results_and_returns_the_value(trampoline: str) -> None:
     log: list[str] = []
     performed: list[fx.Effect] = []
 
@@ -26,15 +45,27 @@ def test_drive_sends_results_and_returns_the_value() -> None:
         performed.append(effect)
         return 21.0 if isinstance(effect, fx.Now) else None
 
-    assert fx.drive(_flow(log), perform) == 42.0
+    assert run_with(trampoline, _flow(log), perform) == 42.0
     assert performed == [fx.Now(), fx.Sleep(1)] and log == ["finally"]
 
 
-def test_a_failing_effect_is_thrown_into_the_flow_so_finally_runs() -> None:
+@TRAMPOLINES
+def test_a_failing_effect_is_thrown_into_the_flow_so_finally_runs(trampoline: str) -> None:
     log: list[str] = []
 
     def perform(effect: fx.Effect) -> Any:
-        raise KeyboardInterrupt  # even a cancellation reaches the flow's finally
+        raise LookupError("the store went away")
+
+    with pytest.raises(LookupError, match="the store went away"):
+        run_with(trampoline, _flow(log), perform)
+    assert log == ["finally"]
+
+
+def test_a_cancellation_reaches_the_flows_finally() -> None:
+    log: list[str] = []
+
+    def perform(effect: fx.Effect) -> Any:
+        raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
         fx.drive(_flow(log), perform)

@@ -66,7 +66,7 @@ def test_from_env_builds_a_redis_store_whose_keys_are_namespaced_expiring_and_se
     config = ThunderIDConfig.from_env(env, ended_session_memory=60)
     assert config.store == redis_server.url + "?prefix=app-a:"  # opened by the client
     client = ThunderIDClient(config)
-    store = client.store
+    store = client._store
     assert isinstance(store, RedisStore)
     assert store.prefix == "app-a:"
     assert store.url == redis_server.url  # the prefix is ours, not redis-py's
@@ -151,17 +151,17 @@ async def test_unix_socket_and_tls_urls_work_end_to_end(
 
     # One "process" signs in with the sync client ...
     sync_client = ThunderIDClient(ThunderIDConfig.from_env(env))
-    assert isinstance(sync_client.store, RedisStore)
+    assert isinstance(sync_client._store, RedisStore)
     try:
         session_id = sign_in(sync_client, idp_reset)
         token = sync_client.get_access_token(session_id)
     finally:
         sync_client.close()
-        sync_client.store.close()
+        sync_client._store.close()
 
     # ... another, configured from the same variables, finds the session (async client).
     async_client = AsyncThunderIDClient(ThunderIDConfig.from_env(env))
-    assert isinstance(async_client.store, RedisStore)
+    assert isinstance(async_client._store, RedisStore)
     try:
         assert await async_client.is_signed_in(session_id)
         assert await async_client.get_access_token(session_id) == token
@@ -169,7 +169,7 @@ async def test_unix_socket_and_tls_urls_work_end_to_end(
         assert user["sub"] == idp_reset.subjects["alice"]
     finally:
         await async_client.aclose()
-        await async_client.store.aclose()
+        await async_client._store.aclose()
 
     # It really went through that server, under the prefix.
     prefix = "u:" if scheme == "unix" else "t:"

@@ -258,8 +258,8 @@ class Harness:
             client = AsyncThunderIDClient(self.config, http=httpx.AsyncClient(transport=transport))
             self.asgi = ThunderIDASGIMiddleware(self._asgi_app, client)
         self.store = backend
-        self._alice_key = self._sync_client.session_key(ALICE)
-        self._bob_key = self._sync_client.session_key(BOB)
+        self._alice_key = self._sync_client._session_key(ALICE)
+        self._bob_key = self._sync_client._session_key(BOB)
         self._reached: tuple[bool, bool] = (False, False)
 
     def close(self) -> None:
@@ -269,10 +269,10 @@ class Harness:
     # Sessions the fuzzer works around --------------------------------------------------
 
     def _ensure_session(self, session_id: str, sub: str) -> None:
-        key = self._sync_client.session_key(session_id)
+        key = self._sync_client._session_key(session_id)
         item = self.store.load(key)
         if item is not None:
-            record = self._sync_client.codec.decode(item.data, key)
+            record = self._sync_client._codec.decode(item.data, key)
             if record is not None and record.ended is None:
                 return
         record = SessionRecord(
@@ -282,7 +282,7 @@ class Harness:
             last_seen=FAR_FUTURE - 1000,
             absolute_expires_at=FAR_FUTURE,
         )
-        self._sync_client._run(self._sync_client.env.save(key, record, None))
+        self._sync_client._run(self._sync_client._env.save(key, record, None))
 
     def _alice_state(self) -> bytes | None:
         item = self.store.load(self._alice_key)

@@ -98,10 +98,10 @@ def stored_record(path: Path, session_id: str) -> SessionRecord:
 
 def client_record(client: ThunderIDClient | AsyncThunderIDClient, session_id: str) -> SessionRecord:
     """The session's record as the in-process client's store holds it (sync stores only)."""
-    key = client.session_key(session_id)
-    item = client.store.load(key)
+    key = client._session_key(session_id)
+    item = client._store.load(key)
     assert item is not None
-    record = client.codec.decode(item.data, key)
+    record = client._codec.decode(item.data, key)
     assert record is not None
     return record
 

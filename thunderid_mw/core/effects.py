@@ -9,7 +9,7 @@ may yield, e.g. to release a lock).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator, Mapping
+from collections.abc import Awaitable, Callable, Generator, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -177,8 +177,8 @@ def drive(
     flow: Flow[T], perform: Callable[[Effect], Any], *, max_steps: int | None = None
 ) -> T:
     """Run ``flow`` to its end, performing each effect with ``perform``: the one blocking
-    trampoline, used by ``ThunderIDClient`` and by the core tests' fake world (the async
-    client awaits the same loop). An exception raised while performing an effect is
+    trampoline, used by ``ThunderIDClient`` and by the core tests' fake world
+    (``adrive`` is its awaiting twin). An exception raised while performing an effect is
     thrown into the flow, so its ``finally`` blocks run (a lock is released even on
     cancellation); the flow re-raises what it does not handle. ``max_steps`` bounds a
     test run."""
@@ -198,6 +198,23 @@ def drive(
         value, error = None, None
         try:
             value = perform(effect)
+        except BaseException as exc:
+            error = exc
+
+
+
+async def adrive(flow: Flow[T], perform: Callable[[Effect], Awaitable[Any]]) -> T:
+    """``drive`` for ``AsyncThunderIDClient``: the same loop, each effect awaited."""
+    value: Any = None
+    error: BaseException | None = None
+    while True:
+        try:
+            effect = flow.throw(error) if error is not None else flow.send(value)
+        except StopIteration as stop:
+            return stop.value  # type: ignore[no-any-return]
+        value, error = None, None
+        try:
+            value = await perform(effect)
         except BaseException as exc:
             error = exc
 
@@ -222,5 +239,6 @@ __all__ = [
     "Save",
     "Sleep",
     "StartRefresh",
+    "adrive",
     "drive",
 ]

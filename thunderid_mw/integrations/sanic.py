@@ -93,7 +93,7 @@ class ThunderID:
 
     async def _before(self, request: Request) -> HTTPResponse | None:
         scope = _scope_of(request)
-        if request.stream is not None and self.client.router.route_for(scope["path"]):
+        if request.stream is not None and self.client._router.route_for(scope["path"]):
             # No Sanic route matches our own routes, so Sanic has not read the body (the
             # sign-out form, a back-channel logout token) before its request middleware.
             await cast(Any, request).receive_body()  # untyped in Sanic
