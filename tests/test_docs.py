@@ -12,8 +12,11 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import re
+import subprocess
+import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from types import ModuleType
 from typing import Any, cast
 from urllib.parse import parse_qs, urlsplit
@@ -365,3 +368,20 @@ def test_configuration_reference_matches_the_code() -> None:
             if f.name != "session_cookie" and f.name not in CODE_ONLY:
                 assert in_code, f"{f.name} cannot be set from the environment"
             assert documented == in_code, f"{f.name}: docs {documented} != code {in_code}"
+
+
+@runs("test_kit_example.py")
+def test_testing_your_app_page_runs_under_pytest(tmp_path: Path) -> None:
+    """docs/testing-your-app.md: the user's test file passes under a plain pytest run,
+    with the ``thunderid`` fixture from the installed plugin (no conftest, no IdP)."""
+    _, source = MODULES["test_kit_example.py"]
+    (tmp_path / "test_kit_example.py").write_text(source)
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_kit_example.py"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
+    assert "4 passed" in run.stdout
