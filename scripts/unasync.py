@@ -22,6 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 FILES: list[tuple[str, str]] = [
     ("thunderid_mw/stores/_protocol_async.py", "thunderid_mw/stores/_protocol_sync.py"),
     ("thunderid_mw/_async_client.py", "thunderid_mw/_sync_client.py"),
+    ("thunderid_mw/stores/_redis_async.py", "thunderid_mw/stores/_redis_sync.py"),
 ]
 
 #: (pattern, replacement), applied in order to every line.
@@ -40,7 +41,8 @@ RULES: list[tuple[str, str]] = [
     (r"\basyncio\.Lock\b", "threading.Lock"),
     (r"\basyncio\.Event\b", "threading.Event"),
     (r"\basyncio\.sleep\b", "time.sleep"),
-    (r"\bfx\.adrive\b", "fx.drive"),  # the core's awaiting trampoline and its twin
+    (r"\bfx\.adrive\b", "fx.drive"),
+    (r"\b_async_bundle\b", "_sync_bundle"),  # RedisStore's client for this thread  # the core's awaiting trampoline and its twin
     # The store's a-prefixed methods.
     (r"\ba(load|save|delete|acquire_lock|release_lock|close)\b", r"\1"),
     # Syntax.

@@ -86,9 +86,11 @@ def test_stores_import_without_redis(monkeypatch: pytest.MonkeyPatch) -> None:
     import thunderid_mw
 
     monkeypatch.setattr(thunderid_mw, "stores", thunderid_mw.stores)  # restored afterwards
-    monkeypatch.setitem(sys.modules, "redis", None)  # makes `import redis` fail
-    monkeypatch.delitem(sys.modules, "thunderid_mw.stores.redis", raising=False)
-    monkeypatch.delitem(sys.modules, "thunderid_mw.stores", raising=False)
+    for name in [n for n in sys.modules if n == "redis" or n.startswith("redis.")]:
+        monkeypatch.setitem(sys.modules, name, None)  # makes `import redis...` fail
+    monkeypatch.setitem(sys.modules, "redis", None)
+    for name in [n for n in sys.modules if n.startswith("thunderid_mw.stores")]:
+        monkeypatch.delitem(sys.modules, name)
     stores = importlib.import_module("thunderid_mw.stores")
     assert stores.MemoryStore and stores.SQLiteStore
     with pytest.raises(ImportError, match=r"pip install 'thunderid-mw\[redis\]'"):
