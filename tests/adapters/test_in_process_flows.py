@@ -1,0 +1,127 @@
+"""Both adapters in process, against a provider in memory (tests/support/mock_provider.py):
+the whole life of a session — sent to sign in, signed in, refreshed when its token expires,
+signed out — in a fraction of a second, beside the same flows on real servers against the
+Node test IdP (tests/e2e, tests/tokens)."""
+
+from __future__ import annotations
+
+import re
+import time
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+
+from tests.support.docs import APP, BROWSER, FETCH, Driver, run_asgi, run_wsgi
+from tests.support.mock_provider import ISSUER, MockProvider
+from tests.support.servers import TEST_SECRET
+from thunderid_mw import (
+    AsyncThunderIDClient,
+    ThunderIDASGIMiddleware,
+    ThunderIDClient,
+    ThunderIDConfig,
+    ThunderIDWSGIMiddleware,
+)
+from thunderid_mw.context import CONTEXT_KEY
+
+
+def make_config() -> ThunderIDConfig:
+    return ThunderIDConfig(
+        base_url=ISSUER,
+        client_id="app",
+        client_secret="app-secret",
+        after_sign_in_url=APP + "/callback",
+        after_sign_out_url=APP + "/",
+        secret=TEST_SECRET,
+        store="memory://",
+        protected_paths=("/private",),
+        refresh_leeway=0,
+    )
+
+
+def page(ctx: Any) -> bytes:
+    return f"sub={ctx.user.get('sub')} token={ctx.access_token}".encode()
+
+
+def wsgi_app(provider: MockProvider) -> Any:
+    def inner(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [page(environ[CONTEXT_KEY])]
+
+    client = ThunderIDClient(make_config(), http=httpx.Client(transport=provider.transport()))
+    return ThunderIDWSGIMiddleware(inner, client)
+
+
+def asgi_app(provider: MockProvider) -> Any:
+    async def inner(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        headers = [(b"content-type", b"text/plain")]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": page(scope[CONTEXT_KEY])})
+
+    http = httpx.AsyncClient(transport=provider.transport())
+    return ThunderIDASGIMiddleware(inner, AsyncThunderIDClient(make_config(), http=http))
+
+
+def sign_in(app: Driver, provider: MockProvider) -> None:
+    refused = app.get("/private", headers=BROWSER)
+    assert refused.status_code == 302
+    assert refused.headers["location"] == "/sign-in?return_to=%2Fprivate"
+    started = app.get(refused.headers["location"])
+    assert started.status_code == 302, started.text
+    back = provider.authorize(started.headers["location"])
+    assert back.startswith(APP + "/callback?")
+    done = app.get(back[len(APP) :])
+    assert done.status_code == 302, done.text
+    assert done.headers["location"] == "/private"
+
+
+def check_a_whole_session(app: Driver, provider: MockProvider) -> None:
+    assert app.get("/private", headers=FETCH).status_code == 401
+    provider.access_token_ttl = 2
+    sign_in(app, provider)
+    first = app.get("/private")
+    assert first.status_code == 200 and first.text.startswith("sub=user-alice token=")
+    assert provider.calls["/token"] == 1  # the code exchange
+
+    time.sleep(2.1)  # the access token expires: the next request refreshes it first
+    second = app.get("/private")
+    assert second.status_code == 200 and second.text != first.text
+    assert provider.calls["/token"] == 2
+
+    form = app.get("/sign-out", headers=BROWSER)
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', form.text)
+    assert csrf, form.text
+    out = app.post("/sign-out", data={"csrf_token": csrf.group(1)}, headers={"Origin": APP})
+    assert out.status_code == 303, out.text
+    logout = urlsplit(out.headers["location"])
+    assert f"{logout.scheme}://{logout.netloc}{logout.path}" == ISSUER + "/logout"
+    assert parse_qs(logout.query)["post_logout_redirect_uri"] == [APP + "/"]
+    assert provider.revoked  # the tokens were revoked at the provider
+    assert app.get("/private", headers=BROWSER).status_code == 302
+
+
+def test_a_whole_session_wsgi() -> None:
+    provider = MockProvider("app", "app-secret")
+    run_wsgi(wsgi_app(provider), check_a_whole_session, provider)
+
+
+async def test_a_whole_session_asgi() -> None:
+    provider = MockProvider("app", "app-secret")
+    await run_asgi(asgi_app(provider), check_a_whole_session, provider)
+
+
+def check_wrong_secret(app: Driver, provider: MockProvider) -> None:
+    started = app.get("/sign-in", params={"return_to": "/private"})
+    done = app.get(provider.authorize(started.headers["location"])[len(APP) :], headers=BROWSER)
+    assert done.status_code == 502 and "client_rejected" in done.text
+    assert "__thunderid__session=" not in done.headers.get("set-cookie", "")  # no session
+
+
+def test_a_provider_refusing_the_client_is_a_502_wsgi() -> None:
+    provider = MockProvider("app", "another-secret")
+    run_wsgi(wsgi_app(provider), check_wrong_secret, provider)
+
+
+async def test_a_provider_refusing_the_client_is_a_502_asgi() -> None:
+    provider = MockProvider("app", "another-secret")
+    await run_asgi(asgi_app(provider), check_wrong_secret, provider)
