@@ -22,6 +22,7 @@ from .core.errors import (
     TokenEndpointError,
 )
 from .core.exchange import token_exchange_params
+from .core.hooks import Hooks, SessionEndEvent, SignInEvent, SignInRejected, SignOutEvent
 from .core.session import EndReason
 from .httpx_auth import ThunderIDAuth
 from .token_source import AsyncTokenSource, BlockingTokenSource, TokenSource
@@ -41,13 +42,18 @@ __all__ = [
     "ConfigError",
     "ConfigWarning",
     "EndReason",
+    "Hooks",
     "IDTokenError",
     "NotSignedIn",
     "ProviderError",
     "RefreshUnavailable",
     "SessionActions",
     "SessionCookieConfig",
+    "SessionEndEvent",
     "SignInError",
+    "SignInEvent",
+    "SignInRejected",
+    "SignOutEvent",
     "StoreContention",
     "StoreUnavailable",
     "TLSVerificationError",

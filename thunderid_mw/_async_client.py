@@ -19,6 +19,7 @@ import httpx
 
 from ._background import AsyncBackground, AsyncLeaseRenewal
 from ._client_base import ClientBase
+from ._hooks import acall_hook  # unasync: async only
 from ._http import client_options, failure_of, request_args, result_of
 from ._lock_wait import AsyncLocalLocks
 from ._logging import emit
@@ -35,6 +36,8 @@ from .core.responses import Response
 from .core.routing import Route
 from .core.session import EndReason
 from .token_source import BlockingTokenSource, TokenSource  # unasync: async only
+
+# unasync: sync only: from ._hooks import call_hook
 
 T = TypeVar("T")
 
@@ -107,6 +110,9 @@ class AsyncThunderIDClient(ClientBase):
                 return self._start_refresh(key, force)
             case fx.RefreshFailedAt(key):
                 return self._refresh_failed_at.get(key, 0.0)
+            case fx.RunHook(hook, event):
+                return await acall_hook(hook, event)  # unasync: async only
+                # unasync: sync only: return call_hook(hook, event)
         raise TypeError(f"unknown effect {effect!r}")
 
     async def _http_call(self, call: fx.HttpCall) -> fx.HttpResult | fx.HttpFailure:

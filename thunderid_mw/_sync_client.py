@@ -37,6 +37,8 @@ from .core.responses import Response
 from .core.routing import Route
 from .core.session import EndReason
 
+from ._hooks import call_hook
+
 T = TypeVar("T")
 
 
@@ -99,6 +101,8 @@ class ThunderIDClient(ClientBase):
                 return self._start_refresh(key, force)
             case fx.RefreshFailedAt(key):
                 return self._refresh_failed_at.get(key, 0.0)
+            case fx.RunHook(hook, event):
+                return call_hook(hook, event)
         raise TypeError(f"unknown effect {effect!r}")
 
     def _http_call(self, call: fx.HttpCall) -> fx.HttpResult | fx.HttpFailure:

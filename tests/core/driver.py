@@ -256,6 +256,9 @@ class World:
             case fx.StartRefresh():
                 self.started.append(effect)
                 return self.background(effect) if self.background is not None else True
+            case fx.RunHook(hook, event):
+                hook(event)
+                return None
             case fx.RefreshFailedAt(key):
                 return self.refresh_failed_at.get(key, 0.0)
         raise TypeError(f"unknown effect {effect!r}")

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit
 
 from .errors import ConfigError
+from .hooks import Hooks
 from .proxy import Network, parse_networks
 from .redact import redact_url
 
@@ -173,6 +174,8 @@ class ThunderIDConfig:
     # How long an ended session is remembered so the context can say why it ended.
     ended_session_memory: float = 3600.0
     encrypt_tokens: bool = True
+    # The app's own code on sign-in, sign-out and session end (core/hooks.py).
+    hooks: Hooks = field(default_factory=Hooks)
 
     def __post_init__(self) -> None:
         if not self.client_id:

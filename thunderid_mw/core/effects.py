@@ -153,6 +153,15 @@ class RefreshFailedAt:
     key: str
 
 
+@dataclass(frozen=True, slots=True)
+class RunHook:
+    """Call one of the app's hooks (core/hooks.py) with ``event``; result None. A plain
+    hook runs in a worker thread under an event loop; an ``async`` one is awaited."""
+
+    hook: Callable[[Any], Any]
+    event: object
+
+
 Effect = (
     HttpCall
     | Load
@@ -168,6 +177,7 @@ Effect = (
     | Log
     | StartRefresh
     | RefreshFailedAt
+    | RunHook
 )
 
 Flow = Generator[Effect, Any, T]
@@ -236,6 +246,7 @@ __all__ = [
     "RandomBytes",
     "RefreshFailedAt",
     "ReleaseLock",
+    "RunHook",
     "Save",
     "Sleep",
     "StartRefresh",

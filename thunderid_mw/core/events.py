@@ -21,6 +21,8 @@ PROVIDER_KEYS_SKIPPED: Final = "provider.keys_skipped"
 # Sign-in, refresh, sign-out, back-channel logout.
 SIGN_IN_FAILED: Final = "sign_in.failed"
 SIGN_IN_CODE_REJECTED: Final = "sign_in.code_rejected"
+SIGN_IN_REJECTED: Final = "sign_in.rejected"  # the app's on_sign_in hook refused the user
+HOOK_FAILED: Final = "hook.failed"  # one of the app's hooks raised
 REFRESH_FAILED: Final = "refresh.failed"
 REFRESH_UNAVAILABLE: Final = "refresh.unavailable"
 REFRESH_CLAIMS_KEPT: Final = "refresh.claims_kept"
@@ -47,6 +49,8 @@ ALL_EVENTS: Final = (
     PROVIDER_KEYS_SKIPPED,
     SIGN_IN_FAILED,
     SIGN_IN_CODE_REJECTED,
+    SIGN_IN_REJECTED,
+    HOOK_FAILED,
     REFRESH_FAILED,
     REFRESH_UNAVAILABLE,
     REFRESH_CLAIMS_KEPT,

@@ -44,6 +44,7 @@ from .errors import (
     StoreUnavailable,
     TokenEndpointError,
 )
+from .hooks import SessionEndEvent, run_hook
 from .session import EndReason, SessionRecord, refreshed_claims
 from .token_state import RefreshOutcome, TokenState, classify
 from .tokens import NOT_AN_OAUTH_ERROR, TokenSet, parse_token_response
@@ -357,6 +358,8 @@ def end_record(env: FlowEnv, key: str, loaded: Loaded, reason: EndReason) -> Flo
         tomb = current.record.tombstone(reason).touched(max(now, current.record.last_seen))
         version = yield from env.save(key, tomb, current.version)
         if version is not None:
+            event = SessionEndEvent(reason, current.record.claims)
+            yield from run_hook(env.config.hooks.on_session_end, event, "on_session_end")
             return Loaded(tomb, version)
         current = yield from env.load(key)
     return current

@@ -5,25 +5,12 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from enum import StrEnum
 from typing import Any
 
+from .end_reason import EndReason as EndReason  # re-exported: its old home
 from .tokens import TokenSet
 
 RECORD_FORMAT = 1
-
-
-class EndReason(StrEnum):
-    """Why a session is over; ``AuthContext.ended_reason`` tells the app."""
-
-    SIGNED_OUT = "signed_out"
-    EXPIRED = "expired"
-    REFRESH_REJECTED = "refresh_rejected"
-    REVOKED = "revoked"
-    LOGGED_OUT_BY_PROVIDER = "logged_out_by_provider"
-    # A refresh reached the provider but its answer never came: the refresh token may
-    # have been rotated, and sending it again would revoke the whole token family.
-    REFRESH_LOST = "refresh_lost"
 
 
 @dataclass(frozen=True, slots=True)

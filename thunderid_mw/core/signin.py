@@ -28,6 +28,7 @@ from .errors import (
     StoreContention,
     TokenEndpointError,
 )
+from .hooks import SignInEvent, SignInRejected, run_hook
 from .introspection import refresh_token_expiry
 from .pkce import code_challenge, code_verifier
 from .session import SessionRecord, user_claims
@@ -267,6 +268,7 @@ def complete_sign_in(
         raise SignInError(
             "invalid_id_token", f"The ID token was rejected: {exc}.", status=502
         ) from exc
+    yield from _ask_the_app(env, SignInEvent(user_claims(claims), tokens.scopes))
     refresh_expires_at = yield from refresh_token_expiry(env, tokens)
     if refresh_expires_at is not None:
         tokens = replace(tokens, refresh_expires_at=refresh_expires_at)
@@ -296,3 +298,22 @@ def complete_sign_in(
             yield from add_to_indexes(env, key, record.claims, env.store_expiry(record))
             return new_id, Loaded(record, version)
     raise StoreContention("could not allocate a session id (every save was refused)")
+
+
+def _ask_the_app(env: FlowEnv, event: SignInEvent) -> Flow[None]:
+    """The app's ``on_sign_in`` hook, before anything is stored: a refusal or a failure
+    ends the sign-in here, with no session."""
+    try:
+        accepted = yield from run_hook(env.config.hooks.on_sign_in, event, "on_sign_in")
+    except SignInRejected as exc:
+        yield env.log(
+            WARNING, "the on_sign_in hook refused the user", event=events.SIGN_IN_REJECTED
+        )
+        raise SignInError("sign_in_rejected", exc.message, status=403) from None
+    if not accepted:
+        raise SignInError(
+            "sign_in_hook_failed",
+            "The sign-in could not be completed because of a problem on this site. "
+            "Please try again later.",
+            status=500,
+        )

@@ -11,6 +11,7 @@ from .discovery import ProviderMetadata
 from .effects import Flow
 from .env import WARNING, FlowEnv, Loaded
 from .errors import ProviderError
+from .hooks import SignOutEvent, run_hook
 from .refresh import end_record
 from .session import EndReason, SessionRecord
 
@@ -76,6 +77,9 @@ def end_session(
     yield from end_record(env, key, Loaded(loaded.record, loaded.version), reason)
     if revoke:
         yield from revoke_tokens(env, loaded.record)
+    if reason is EndReason.SIGNED_OUT and revoke:  # the user's own sign-out
+        event = SignOutEvent(loaded.record.claims)
+        yield from run_hook(env.config.hooks.on_sign_out, event, "on_sign_out")
     return loaded.record
 
 
