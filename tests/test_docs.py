@@ -371,17 +371,22 @@ def test_configuration_reference_matches_the_code() -> None:
 
 
 @runs("test_kit_example.py")
-def test_testing_your_app_page_runs_under_pytest(tmp_path: Path) -> None:
-    """docs/testing-your-app.md: the user's test file passes under a plain pytest run,
-    with the ``thunderid`` fixture from the installed plugin (no conftest, no IdP)."""
-    _, source = MODULES["test_kit_example.py"]
-    (tmp_path / "test_kit_example.py").write_text(source)
+@runs("test_hooks_example.py")
+@pytest.mark.parametrize(
+    ("name", "tests"), [("test_kit_example.py", 4), ("test_hooks_example.py", 2)]
+)
+def test_user_test_files_run_under_pytest(tmp_path: Path, name: str, tests: int) -> None:
+    """docs/testing-your-app.md and docs/hooks-and-pages.md: the user's test file passes
+    under a plain pytest run, with the ``thunderid`` fixture from the installed plugin (no
+    conftest, no IdP)."""
+    _, source = MODULES[name]
+    (tmp_path / name).write_text(source)
     run = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_kit_example.py"],
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", name],
         cwd=tmp_path,
         capture_output=True,
         text=True,
         timeout=120,
     )
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
-    assert "4 passed" in run.stdout
+    assert f"{tests} passed" in run.stdout
