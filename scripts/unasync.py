@@ -41,8 +41,8 @@ RULES: list[tuple[str, str]] = [
     (r"\basyncio\.Lock\b", "threading.Lock"),
     (r"\basyncio\.Event\b", "threading.Event"),
     (r"\basyncio\.sleep\b", "time.sleep"),
-    (r"\bfx\.adrive\b", "fx.drive"),
-    (r"\b_async_bundle\b", "_sync_bundle"),  # RedisStore's client for this thread  # the core's awaiting trampoline and its twin
+    (r"\bfx\.adrive\b", "fx.drive"),  # the core's awaiting trampoline and its twin
+    (r"\b_async_bundle\b", "_sync_bundle"),  # RedisStore's client for this thread
     # The store's a-prefixed methods.
     (r"\ba(load|save|delete|acquire_lock|release_lock|close)\b", r"\1"),
     # Syntax.
