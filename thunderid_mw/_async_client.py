@@ -35,6 +35,7 @@ from .core.inventory import SessionInfo, end_user_sessions, user_sessions
 from .core.responses import Response
 from .core.routing import Route
 from .core.session import EndReason
+from .stores.base import LocalAsyncTwins  # unasync: async only
 from .token_source import BlockingTokenSource, TokenSource  # unasync: async only
 
 # unasync: sync only: from ._hooks import call_hook
@@ -56,6 +57,8 @@ class AsyncThunderIDClient(ClientBase):
         # unasync: async only begin
         # The loop this client last ran a flow on (for blocking_token_source).
         self._loop: asyncio.AbstractEventLoop | None = None
+        # Memory and SQLite: their async twins only call the sync methods.
+        self._local_store = isinstance(self._store, LocalAsyncTwins)
         # unasync: async only end
 
     async def aclose(self) -> None:
@@ -173,7 +176,13 @@ class AsyncThunderIDClient(ClientBase):
         ``rejected_token`` refreshes only if that token is still the session's (an API
         answered 401 to it, and no sibling has replaced it yet)."""
         entry = self._entry(session_id)
-        item = await self._store.aload(entry.key)
+        # unasync: async only begin
+        if self._local_store:  # a local store answers at once: no coroutine to await
+            item = self._store.load(entry.key)
+        else:
+            item = await self._store.aload(entry.key)
+        # unasync: async only end
+        # unasync: sync only: item = self._store.load(entry.key)
         ctx = self._fresh_context(entry, item, force_refresh, rejected_token)
         if ctx is not None:
             return ctx

@@ -64,9 +64,11 @@ class ThunderIDASGIMiddleware:
             given if isinstance(given, AsyncThunderIDClient) else AsyncThunderIDClient(given)
         )
         self.config = self.client.config
+        self._routes = self.client._router.routes
         self._route_for = self.client._router.route_for
         self._is_protected = self.client._router.is_protected
         self._router = self.client._router
+        self._has_requirements = self._router.has_requirements
         self._cookie_name = self.config.cookie_name
         self._signed_out = self.client.signed_out
         self._cookie_needle = self._cookie_name.encode("latin-1") + b"="
@@ -79,7 +81,9 @@ class ThunderIDASGIMiddleware:
         root_path = scope.get("root_path", "")
         path = app_relative(scope["path"], root_path) if root_path else scope["path"]
         if kind == "http":
-            route = self._route_for(path, mount_prefix(root_path) if root_path else "")
+            route = self._routes.get(path)  # Router.route_for, its common case inlined
+            if route is None and root_path:
+                route = self._route_for(path, mount_prefix(root_path))
             if route is not None:
                 await self._answer_route(route, scope, receive, send)
                 return
@@ -108,7 +112,7 @@ class ThunderIDASGIMiddleware:
                 response = challenge(self.config, _request_info(scope), ctx.ended_reason)
                 await self._refuse(scope, send, response)
                 return
-        elif self._router.has_requirements and (
+        elif self._has_requirements and (
             denied := refusal(
                 self._router.requirements_for(path),
                 ctx.user,

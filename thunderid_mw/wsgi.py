@@ -46,16 +46,20 @@ class ThunderIDWSGIMiddleware:
         self.app = app
         self.client = given if isinstance(given, ThunderIDClient) else ThunderIDClient(given)
         self.config = self.client.config
+        self._routes = self.client._router.routes
         self._route_for = self.client._router.route_for
         self._is_protected = self.client._router.is_protected
         self._router = self.client._router
+        self._has_requirements = self._router.has_requirements
         self._cookie_name = self.config.cookie_name
         self._signed_out = self.client.signed_out
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         path = _app_path(environ)
         mount = environ.get("SCRIPT_NAME", "")
-        route = self._route_for(path, mount_prefix(mount) if mount else "")
+        route = self._routes.get(path)  # Router.route_for, its common case inlined
+        if route is None and mount:
+            route = self._route_for(path, mount_prefix(mount))
         if route is not None:
             request = _request_info(
                 environ,
@@ -79,7 +83,7 @@ class ThunderIDWSGIMiddleware:
             if self._is_protected(path):
                 response = challenge(self.config, _request_info(environ), ctx.ended_reason)
                 return _send(response, start_response)
-        elif self._router.has_requirements:
+        elif self._has_requirements:
             requirements = self._router.requirements_for(path)
             denied = refusal(requirements, ctx.user, ctx.scopes, lambda: _request_info(environ))
             if denied is not None:

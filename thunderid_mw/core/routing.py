@@ -10,6 +10,9 @@ from .authorization import Requirement
 from .config import ThunderIDConfig
 from .paths import is_plain, routable_forms
 
+#: How many paths' protection answers a router remembers.
+PROTECTION_MEMORY = 4096
+
 
 class Route(Enum):
     SIGN_IN = "sign_in"
@@ -37,6 +40,7 @@ class Router:
         )
         #: Whether any path has a requirement beyond being signed in.
         self.has_requirements = bool(self._rules)
+        self._protection: dict[str, bool] = {}  # path -> is_protected(path)
 
     def route_for(self, path: str, mount: str = "") -> Route | None:
         """The middleware's own route at app-relative ``path``. The callback path comes from
@@ -48,10 +52,18 @@ class Router:
 
     def is_protected(self, path: str) -> bool:
         """Whether app-relative ``path`` needs a session, in any form a framework could
-        route it (``//admin``, ``/./admin``, ``/%2Fadmin`` all count as ``/admin``)."""
-        if is_plain(path):  # _matches, inlined: this runs on every request
-            return path in self._exact or path.startswith(self._prefixes)
-        return _matches(path, self._exact, self._prefixes)
+        route it (``//admin``, ``/./admin``, ``/%2Fadmin`` all count as ``/admin``).
+
+        Runs on every signed-out request, so answers are remembered: an app has few paths,
+        and a flood of made-up ones only empties the memory (never a wrong answer)."""
+        known = self._protection.get(path)
+        if known is not None:
+            return known
+        protected = _matches(path, self._exact, self._prefixes)
+        if len(self._protection) >= PROTECTION_MEMORY:
+            self._protection.clear()
+        self._protection[path] = protected
+        return protected
 
     def requirements_for(self, path: str) -> list[Requirement]:
         """The ``path_requirements`` that apply at app-relative ``path`` (every matching
