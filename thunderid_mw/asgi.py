@@ -87,9 +87,8 @@ class ThunderIDASGIMiddleware:
             if route is not None:
                 await self._answer_route(route, scope, receive, send)
                 return
-        session_id = session_id_from_header(
-            _cookie_header(scope, self._cookie_needle), self._cookie_name
-        )
+        cookies = _cookie_header(scope, self._cookie_needle)
+        session_id = None if cookies is None else session_id_from_header(cookies, self._cookie_name)
         if session_id is None:  # the cheapest path: no await, no store
             if self._is_protected(path):
                 response = challenge(self.config, _request_info(scope), None)
