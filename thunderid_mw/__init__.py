@@ -23,6 +23,7 @@ from .core.errors import (
 )
 from .core.exchange import token_exchange_params
 from .core.hooks import Hooks, SessionEndEvent, SignInEvent, SignInRejected, SignOutEvent
+from .core.responses import Link, Page, PageBody, PageKind
 from .core.session import EndReason
 from .httpx_auth import ThunderIDAuth
 from .token_source import AsyncTokenSource, BlockingTokenSource, TokenSource
@@ -44,7 +45,11 @@ __all__ = [
     "EndReason",
     "Hooks",
     "IDTokenError",
+    "Link",
     "NotSignedIn",
+    "Page",
+    "PageBody",
+    "PageKind",
     "ProviderError",
     "RefreshUnavailable",
     "SessionActions",

@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from ._logging import log_unavailable
+from ._pages import drawn
 from .client import AsyncThunderIDClient
 from .context import CONTEXT_KEY
 from .core.authorization import refusal
@@ -65,6 +66,7 @@ class ThunderIDASGIMiddleware:
         )
         self.config = self.client.config
         self._routes = self.client._router.routes
+        self._render_page = self.config.render_page
         self._route_for = self.client._router.route_for
         self._is_protected = self.client._router.is_protected
         self._router = self.client._router
@@ -138,14 +140,14 @@ class ThunderIDASGIMiddleware:
         form = parse_form(await _read_body(receive)) if scope["method"] == "POST" else None
         request = _request_info(scope, form, self.config.trusted_proxy_networks)
         response = await self.client.handle_route(route, request)
-        await _send(response, send)
+        await _send(drawn(response, self._render_page), send)
 
     async def _refuse(self, scope: Scope, send: Send, response: Response) -> None:
         if scope["type"] == "websocket":
             # Closing before accept makes the server answer the handshake with 403.
             await send({"type": "websocket.close", "code": 1008, "reason": ""})
         else:
-            await _send(response, send)
+            await _send(drawn(response, self._render_page), send)
 
 
 class _SessionWatch:

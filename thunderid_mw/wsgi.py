@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from ._logging import log_unavailable
+from ._pages import drawn
 from .client import ThunderIDClient
 from .context import CONTEXT_KEY
 from .core.authorization import refusal
@@ -66,11 +67,13 @@ class ThunderIDWSGIMiddleware:
                 read_form=environ.get("REQUEST_METHOD") == "POST",
                 networks=self.config.trusted_proxy_networks,
             )
-            return _send(self.client.handle_route(route, request), start_response)
+            return self._answer(self.client.handle_route(route, request), start_response)
         session_id = session_id_from_header(environ.get("HTTP_COOKIE"), self._cookie_name)
         if session_id is None:  # the cheapest path: no store
             if self._is_protected(path):
-                return _send(challenge(self.config, _request_info(environ), None), start_response)
+                return self._answer(
+                    challenge(self.config, _request_info(environ), None), start_response
+                )
             signed_out = self._signed_out
             environ[CONTEXT_KEY] = signed_out.mounted(mount_prefix(mount)) if mount else signed_out
             return self.app(environ, start_response)
@@ -78,18 +81,21 @@ class ThunderIDWSGIMiddleware:
             ctx = self.client.context_for_session(session_id)
         except (RefreshUnavailable, StoreUnavailable, ProviderError) as exc:
             log_unavailable(exc)
-            return _send(unavailable_for(_request_info(environ), exc), start_response)
+            return self._answer(unavailable_for(_request_info(environ), exc), start_response)
         if not ctx.is_signed_in:
             if self._is_protected(path):
                 response = challenge(self.config, _request_info(environ), ctx.ended_reason)
-                return _send(response, start_response)
+                return self._answer(response, start_response)
         elif self._has_requirements:
             requirements = self._router.requirements_for(path)
             denied = refusal(requirements, ctx.user, ctx.scopes, lambda: _request_info(environ))
             if denied is not None:
-                return _send(denied, start_response)
+                return self._answer(denied, start_response)
         environ[CONTEXT_KEY] = ctx.mounted(mount_prefix(mount)) if mount else ctx
         return self.app(environ, start_response)
+
+    def _answer(self, response: Response, start_response: StartResponse) -> list[bytes]:
+        return _send(drawn(response, self.config.render_page), start_response)
 
 
 def _app_path(environ: Environ) -> str:

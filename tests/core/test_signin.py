@@ -202,7 +202,7 @@ def test_check_callback_accepts_a_good_response() -> None:
         (params(), TX, T0 + 601, {}, "expired_state", 400),
         (params(iss="https://evil.test"), TX, T0, {}, "issuer_mismatch", 400),
         (params(iss=None), TX, T0, {"iss_parameter_supported": True}, "issuer_missing", 400),
-        (params(error="access_denied", code=None), TX, T0, {}, "provider_error", 403),
+        (params(error="access_denied", code=None), TX, T0, {}, "sign_in_cancelled", 403),
         (params(error="server_error", code=None), TX, T0, {}, "provider_error", 400),
         (params(code=None), TX, T0, {}, "missing_code", 400),
         (params(code=""), TX, T0, {}, "missing_code", 400),

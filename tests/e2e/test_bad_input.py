@@ -98,7 +98,11 @@ def test_replayed_callback_url(
 
 @ALL_KINDS
 @pytest.mark.parametrize(
-    ("error", "status"), [("access_denied", 403), ("temporarily_unavailable", 400)]
+    ("error", "status", "code"),
+    [
+        ("access_denied", 403, "sign_in_cancelled"),
+        ("temporarily_unavailable", 400, "provider_error"),
+    ],
 )
 def test_error_from_the_idp(
     client: httpx.Client,
@@ -107,6 +111,7 @@ def test_error_from_the_idp(
     kind: str,
     error: str,
     status: int,
+    code: str,
 ) -> None:
     started = begin_sign_in(client)
     response = client.get(
@@ -119,7 +124,7 @@ def test_error_from_the_idp(
         },
         headers=KINDS[kind],
     )
-    assert_clean_error(response, status, "provider_error", api=kind == "api")
+    assert_clean_error(response, status, code, api=kind == "api")
     assert error in response.text and "The user said no" in response.text
     assert COOKIE not in client.cookies
     assert_signed_in(bystander, "user-bob")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, Literal
@@ -18,6 +18,7 @@ from .errors import ConfigError
 from .hooks import Hooks
 from .proxy import Network, parse_networks
 from .redact import redact_url
+from .responses import Page, PageBody
 
 if TYPE_CHECKING:
     from ..stores.base import SessionStore
@@ -176,6 +177,9 @@ class ThunderIDConfig:
     encrypt_tokens: bool = True
     # The app's own code on sign-in, sign-out and session end (core/hooks.py).
     hooks: Hooks = field(default_factory=Hooks)
+    # Draws the pages the middleware shows browsers (core/responses.py ``Page``): returns a
+    # ``PageBody``, a ``str`` of HTML, or None for the built-in page.
+    render_page: Callable[[Page], PageBody | str | None] | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         if not self.client_id:

@@ -135,7 +135,7 @@ ENV_SETTINGS: Mapping[str, EnvSetting] = {
 
 COOKIE_TARGET = "session_cookie."
 # Settings whose values are objects, not text: code only.
-CODE_ONLY = frozenset({"path_requirements", "hooks"})
+CODE_ONLY = frozenset({"path_requirements", "hooks", "render_page"})
 
 
 def settings_from_env(

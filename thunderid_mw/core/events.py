@@ -23,6 +23,7 @@ SIGN_IN_FAILED: Final = "sign_in.failed"
 SIGN_IN_CODE_REJECTED: Final = "sign_in.code_rejected"
 SIGN_IN_REJECTED: Final = "sign_in.rejected"  # the app's on_sign_in hook refused the user
 HOOK_FAILED: Final = "hook.failed"  # one of the app's hooks raised
+PAGE_RENDER_FAILED: Final = "page.render_failed"  # the app's render_page raised
 REFRESH_FAILED: Final = "refresh.failed"
 REFRESH_UNAVAILABLE: Final = "refresh.unavailable"
 REFRESH_CLAIMS_KEPT: Final = "refresh.claims_kept"
@@ -51,6 +52,7 @@ ALL_EVENTS: Final = (
     SIGN_IN_CODE_REJECTED,
     SIGN_IN_REJECTED,
     HOOK_FAILED,
+    PAGE_RENDER_FAILED,
     REFRESH_FAILED,
     REFRESH_UNAVAILABLE,
     REFRESH_CLAIMS_KEPT,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hmac
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import parse_qs, quote
 
 from . import events
@@ -257,7 +258,7 @@ def _callback(env: FlowEnv, request: RequestInfo) -> Flow[Response]:
             yield env.log(
                 WARNING, f"sign-in failed ({exc.code}): {exc}", event=events.SIGN_IN_FAILED
             )
-        return sign_in_failed(config, request, exc, cookies)
+        return sign_in_failed(config, request, exc, cookies, tx.return_to if tx else None)
     assert tx is not None
     cookies.append(session_cookie(config, session_id))
     # The whole answer exists before the previous session ends, so nothing after this
@@ -276,10 +277,18 @@ def _sign_out(env: FlowEnv, request: RequestInfo) -> Flow[Response]:
     config = env.config
     session_id = session_id_from_header(request.cookie_header, config.cookie_name)
     if request.method in ("GET", "HEAD"):
-        if session_id is None:
+        loaded = None
+        if session_id is not None:
+            loaded = yield from env.load(env.keys.store_key_for("s", session_id))
+        if session_id is None or loaded is None or loaded.record.ended is not None:
             return redirect(config.post_sign_out_url, [clear_session_cookie(config)])
+        raw_return_to = request.query("return_to")
+        cancel = (safe_return_to(raw_return_to) if raw_return_to else None) or request.mount + "/"
         return sign_out_confirmation(
-            request.mount + config.sign_out_path, env.keys.csrf_token(session_id)
+            request.mount + config.sign_out_path,
+            env.keys.csrf_token(session_id),
+            account=account_name(loaded.record.claims),
+            cancel_url=cancel,
         )
     if request.method != "POST":
         return error_response(
@@ -327,14 +336,17 @@ def sign_in_failed(
     request: RequestInfo,
     exc: SignInError,
     cookies: list[str] | None = None,
+    return_to: str | None = None,
 ) -> Response:
-    """A sign-in that cannot complete: its status, a code naming why, and a way back
-    (none when the site itself is misconfigured: signing in again cannot help)."""
-    links = (
-        []
-        if exc.code in OPERATOR_FAULTS
-        else [("Sign in again", request.mount + config.sign_in_path)]
-    )
+    """A sign-in that cannot complete: its status, a code naming why, and the ways back:
+    "Sign in again" to where the user was going (none when the site itself is
+    misconfigured: signing in again cannot help), and the home page."""
+    home = request.mount + "/"
+    again = request.mount + config.sign_in_path
+    if return_to:
+        again += "?return_to=" + quote(return_to, safe="")
+    links = [] if exc.code in OPERATOR_FAULTS else [("Sign in again", again)]
+    links.append(("Back to the home page", home))
     return error_response(
         exc.status,
         exc.code,
@@ -343,6 +355,15 @@ def sign_in_failed(
         cookies=cookies or (),
         links=links,
     )
+
+
+def account_name(claims: Mapping[str, Any]) -> str | None:
+    """Who is signed in, in the words the user knows: name, username, email, else sub."""
+    for claim in ("name", "preferred_username", "email", "sub"):
+        value = claims.get(claim)
+        if isinstance(value, str) and value.strip():
+            return value.strip()
+    return None
 
 
 def challenge(config: ThunderIDConfig, request: RequestInfo, ended: EndReason | None) -> Response:

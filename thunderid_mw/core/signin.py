@@ -183,9 +183,17 @@ def check_callback(
             raise SignInError("issuer_mismatch", "The sign-in response came from another issuer.")
     elif metadata.iss_parameter_supported:
         raise SignInError("issuer_missing", "The sign-in response lacks the iss parameter.")
+    if params.error == "access_denied":  # the user said no (or cancelled): not a fault
+        detail = f": {params.error_description}" if params.error_description else ""
+        raise SignInError(
+            "sign_in_cancelled",
+            f"The sign-in was cancelled at the identity provider (access_denied{detail}). "
+            "You can sign in again whenever you like.",
+            status=403,
+        )
     if params.error:
         detail = f" ({params.error_description})" if params.error_description else ""
-        status = 403 if params.error == "access_denied" else 400
+        status = 400
         raise SignInError(
             "provider_error",
             f"The identity provider did not sign you in: {params.error}{detail}.",
