@@ -3,6 +3,7 @@
     make demo                                   # = .venv/bin/python examples/run_demo.py
     .venv/bin/python examples/run_demo.py --asgi          # the FastAPI example instead
     .venv/bin/python examples/run_demo.py --check         # one scripted sign-in/out, exit 0/1
+    .venv/bin/python examples/run_demo.py --provider-only # the provider (and API) for YOUR app
 
 It starts three processes, all on 127.0.0.1:
   1. the test identity provider (tests/idp/server.js, the certified `oidc-provider`
@@ -108,11 +109,12 @@ class Demo:
 
     # The three processes ------------------------------------------------------------------
 
-    def start_idp(self) -> str:
+    def start_idp(self, port: int = 0) -> str:
         node = shutil.which("node")
         if node is None or not (IDP_DIR / "node_modules" / "oidc-provider").is_dir():
             raise DemoError("the test IdP is not installed: run `make setup` first")
-        child = self.spawn("idp", [node, str(IDP_DIR / "server.js")], {"PORT": "0"}, IDP_DIR)
+        env = {"PORT": str(port)}
+        child = self.spawn("idp", [node, str(IDP_DIR / "server.js")], env, IDP_DIR)
 
         def issuer() -> str | None:
             match = re.search(r"^READY (\S+)$", child.log.read_text(errors="replace"), re.M)
@@ -216,6 +218,24 @@ def check(app_url: str, issuer: str, idp_process: subprocess.Popen[bytes], log: 
         expect('id="sign-in"' in app.get("/", headers=html).text, "signed out again")
 
 
+def print_settings(issuer: str, api_url: str, app_url: str) -> None:
+    """The settings of an app at ``app_url`` signing in with the provider, as shell lines
+    (the provider accepts any loopback redirect URI for its test clients)."""
+    settings = {
+        "THUNDERID_BASE_URL": issuer,
+        "THUNDERID_CLIENT_ID": "conf-client",
+        "THUNDERID_CLIENT_SECRET": "conf-secret",
+        "THUNDERID_AFTER_SIGN_IN_URL": app_url + "/callback",
+        "THUNDERID_AFTER_SIGN_OUT_URL": app_url + "/",
+        "THUNDERID_SECRET": secrets.token_urlsafe(32),
+        "PROFILE_API_URL": api_url,
+    }
+    print("\n  For your app (paste into its shell):\n")
+    for name, value in settings.items():
+        print(f"export {name}={value}")
+    print(flush=True)
+
+
 def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
@@ -230,6 +250,20 @@ def main(argv: list[str] | None = None) -> int:
         "--port", type=int, default=None, help="the app's port (default 5000; 0: any free one)"
     )
     parser.add_argument("--check", action="store_true", help="sign in and out once, then exit")
+    parser.add_argument(
+        "--provider-only",
+        action="store_true",
+        help="start only the provider and the protected API, for your own app on --app-url; "
+        "print the THUNDERID_* settings it needs",
+    )
+    parser.add_argument(
+        "--app-url",
+        default="http://127.0.0.1:8000",
+        help="with --provider-only: your app's address (default http://127.0.0.1:8000)",
+    )
+    parser.add_argument(
+        "--idp-port", type=int, default=0, help="the provider's port (default: any free one)"
+    )
     args = parser.parse_args(argv)
 
     port = args.port
@@ -244,8 +278,15 @@ def main(argv: list[str] | None = None) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="thunderid-demo-"))
     demo = Demo(workdir)
     try:
-        issuer = demo.start_idp()
+        issuer = demo.start_idp(args.idp_port)
         api_url = demo.start_api(issuer)
+        if args.provider_only:
+            print_settings(issuer, api_url, args.app_url.rstrip("/"))
+            print(f"  Test users:  alice / {USERS['alice']}    bob / {USERS['bob']}")
+            print("  Press Ctrl-C to stop.", flush=True)
+            while (dead := demo.dead_child()) is None:
+                time.sleep(0.5)
+            raise DemoError(f"{dead.name} stopped unexpectedly:\n{dead.tail()}")
         app_url = demo.start_app(issuer, api_url, port, args.asgi)
         kind = "FastAPI (ASGI) under uvicorn" if args.asgi else "Flask (WSGI) under gunicorn"
         print(f"\n  {kind}:  {app_url}/\n")
