@@ -7,6 +7,7 @@ and uvicorn, as users run them."""
 
 from __future__ import annotations
 
+import re
 import textwrap
 from collections.abc import Callable
 from pathlib import Path
@@ -149,11 +150,23 @@ def test_authorization_requirement(load: Load) -> None:
 
 
 @runs("path_requirements.py")
-def test_authorization_path_requirements(load: Load) -> None:
+def test_authorization_path_requirements(load: Load, doc_env: dict[str, str]) -> None:
     config: ThunderIDConfig = load("path_requirements.py").config
     assert config.protected_paths == ("/account",)
     assert config.path_requirements["/admin"] == Requirement.of(roles="admin")
     assert config.path_requirements["/api/documents"] == Requirement.of(scopes="read:documents")
+    # The page's shell block says the same from the environment.
+    page = (ROOT / "docs" / "frameworks" / "authorization.md").read_text()
+    shell = re.search(r"```sh\n(.*?)```", page, re.S)
+    assert shell, "authorization.md has no shell block"
+    exported = dict(
+        line.removeprefix("export ").split("=", 1) for line in shell.group(1).splitlines()
+    )
+    from_env = ThunderIDConfig.from_env(
+        {**doc_env, **{k: v.strip('"') for k, v in exported.items()}}
+    )
+    assert from_env.protected_paths == config.protected_paths
+    assert from_env.path_requirements == config.path_requirements
 
 
 @runs("scopes.py")

@@ -9,6 +9,7 @@ import warnings
 import pytest
 
 from thunderid_mw import SessionCookieConfig, ThunderIDConfig
+from thunderid_mw.core.authorization import Requirement
 from thunderid_mw.core.config_env import CODE_ONLY, ENV_SETTINGS, ConfigWarning
 from thunderid_mw.core.errors import ConfigError
 
@@ -99,3 +100,36 @@ def test_known_variables_and_other_prefixes_give_no_warning() -> None:
 def test_bad_values_name_the_variable_or_setting(name: str, value: str, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         ThunderIDConfig.from_env({**BASE, name: value})
+
+
+def test_path_requirements_from_the_environment() -> None:
+    value = (
+        "/admin roles=admin; /reports scopes=read:reports,export "
+        "claim:tenant=acme,globex claim:email_verified=; ;/staff groups=staff"
+    )
+    config = ThunderIDConfig.from_env({**BASE, "THUNDERID_PATH_REQUIREMENTS": value})
+    assert config.path_requirements == {
+        "/admin": Requirement.of(roles="admin"),
+        "/reports": Requirement.of(
+            scopes=["read:reports", "export"],
+            claims={"tenant": ["acme", "globex"], "email_verified": []},
+        ),
+        "/staff": Requirement.of(groups="staff"),
+    }
+
+
+@pytest.mark.parametrize(
+    ("value", "words"),
+    [
+        ("admin roles=admin", "must be a path"),
+        ("/admin", "must be a path and its requirements"),
+        ("/admin role=admin", "'role=admin'"),
+        ("/admin roles=", "'roles='"),
+        ("/admin claim:=x", "'claim:=x'"),
+        ("/admin roles admin", "'roles'"),
+    ],
+)
+def test_bad_path_requirements_say_what_is_wrong(value: str, words: str) -> None:
+    with pytest.raises(ConfigError, match="THUNDERID_PATH_REQUIREMENTS") as raised:
+        ThunderIDConfig.from_env({**BASE, "THUNDERID_PATH_REQUIREMENTS": value})
+    assert words in str(raised.value) and "roles=admin" in str(raised.value)  # an example

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl
 
+from .authorization import Requirement
 from .errors import ConfigError
 
 Parser = Callable[[str, str], Any]  # (variable name, text) -> value
@@ -77,6 +78,42 @@ def _query(name: str, value: str) -> dict[str, str]:
         raise ConfigError(f"{name} must look like prompt=login&max_age=0, got {value!r}") from None
 
 
+_REQUIREMENT_KINDS = ("scopes", "groups", "roles")
+_REQUIREMENTS_EXAMPLE = "/admin roles=admin; /reports scopes=read:reports claim:tenant=acme,globex"
+
+
+def _path_requirements(name: str, value: str) -> dict[str, Requirement]:
+    """``/admin roles=admin; /api scopes=read,write claim:tenant=acme``: per path (entries
+    split by ``;``), ``scopes=``, ``groups=``, ``roles=`` and ``claim:NAME=`` with
+    comma-separated values (a claim with no value: it must be present)."""
+    requirements: dict[str, Requirement] = {}
+    for entry in filter(None, (part.strip() for part in value.split(";"))):
+        path, *terms = entry.split()
+        if not path.startswith("/") or not terms:
+            raise ConfigError(
+                f"{name}: {entry!r} must be a path and its requirements, e.g. "
+                f"{_REQUIREMENTS_EXAMPLE!r}"
+            )
+        lists: dict[str, list[str]] = {kind: [] for kind in _REQUIREMENT_KINDS}
+        claims: dict[str, list[str]] = {}
+        for term in terms:
+            kind, sep, values = term.partition("=")
+            items = [v for v in values.split(",") if v]
+            if sep and kind in lists and items:
+                lists[kind] += items
+            elif sep and kind.startswith("claim:") and len(kind) > len("claim:"):
+                claims.setdefault(kind.removeprefix("claim:"), []).extend(items)
+            else:
+                raise ConfigError(
+                    f"{name}: {term!r} in {entry!r} is not scopes=, groups=, roles= or "
+                    f"claim:NAME=, e.g. {_REQUIREMENTS_EXAMPLE!r}"
+                )
+        requirements[path] = Requirement.of(
+            scopes=lists["scopes"], groups=lists["groups"], roles=lists["roles"], claims=claims
+        )
+    return requirements
+
+
 @dataclass(frozen=True, slots=True)
 class EnvSetting:
     """``target`` is a ``ThunderIDConfig`` field, or ``session_cookie.<field>``."""
@@ -104,6 +141,7 @@ ENV_SETTINGS: Mapping[str, EnvSetting] = {
     "SIGN_OUT_PATH": EnvSetting("sign_out_path", _text),
     "BACKCHANNEL_LOGOUT_PATH": EnvSetting("backchannel_logout_path", _optional_path),
     "PROTECTED_PATHS": EnvSetting("protected_paths", _comma_list),
+    "PATH_REQUIREMENTS": EnvSetting("path_requirements", _path_requirements),
     "TRUSTED_PROXIES": EnvSetting("trusted_proxies", _comma_list),
     "STORE": EnvSetting("store", _text),  # a store URL; the client opens it
     "REFRESH_LEEWAY": EnvSetting("refresh_leeway", _number),
@@ -135,7 +173,7 @@ ENV_SETTINGS: Mapping[str, EnvSetting] = {
 
 COOKIE_TARGET = "session_cookie."
 # Settings whose values are objects, not text: code only.
-CODE_ONLY = frozenset({"path_requirements", "hooks", "render_page"})
+CODE_ONLY = frozenset({"hooks", "render_page"})
 
 
 def settings_from_env(
