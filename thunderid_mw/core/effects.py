@@ -28,6 +28,8 @@ class HttpCall:
     timeout: float | None = None  # None: the configured http_timeout
     # A lease to keep alive (renewed by the driver) for as long as the call is in flight.
     keep_lease: LeaseHold | None = None
+    # Add a signed RFC 7523 client assertion to the form (private_key_jwt).
+    client_assertion: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,9 +185,7 @@ Effect = (
 Flow = Generator[Effect, Any, T]
 
 
-def drive(
-    flow: Flow[T], perform: Callable[[Effect], Any], *, max_steps: int | None = None
-) -> T:
+def drive(flow: Flow[T], perform: Callable[[Effect], Any], *, max_steps: int | None = None) -> T:
     """Run ``flow`` to its end, performing each effect with ``perform``: the one blocking
     trampoline, used by ``ThunderIDClient`` and by the core tests' fake world
     (``adrive`` is its awaiting twin). An exception raised while performing an effect is
