@@ -185,7 +185,9 @@ Effect = (
 Flow = Generator[Effect, Any, T]
 
 
-def drive(flow: Flow[T], perform: Callable[[Effect], Any], *, max_steps: int | None = None) -> T:
+def drive(
+    flow: Flow[T], perform: Callable[[Effect], Any], *, max_steps: int | None = None
+) -> T:
     """Run ``flow`` to its end, performing each effect with ``perform``: the one blocking
     trampoline, used by ``ThunderIDClient`` and by the core tests' fake world
     (``adrive`` is its awaiting twin). An exception raised while performing an effect is
