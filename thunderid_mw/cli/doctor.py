@@ -244,7 +244,8 @@ def _client_auth(config: ThunderIDConfig, metadata: ProviderMetadata, http: http
             "client authentication",
             FAIL,
             f"the token endpoint refused the client ({error}, {method}): check client_id, "
-            "client_secret and token_endpoint_auth_method against the provider",
+            "client_secret (or client_private_key) and token_endpoint_auth_method against "
+            "the provider",
         )
     if error == "invalid_grant":
         return Check("client authentication", OK, f"accepted ({method})")
