@@ -20,7 +20,7 @@ import httpx
 from ._background import AsyncBackground, AsyncLeaseRenewal
 from ._client_base import ClientBase
 from ._hooks import acall_hook  # unasync: async only
-from ._http import client_options, failure_of, request_args, result_of
+from ._http import client_options, failure_of, result_of
 from ._lock_wait import AsyncLocalLocks
 from ._logging import emit
 from .actions import AsyncSessionActions
@@ -121,7 +121,7 @@ class AsyncThunderIDClient(ClientBase):
     async def _http_call(self, call: fx.HttpCall) -> fx.HttpResult | fx.HttpFailure:
         renewal = AsyncLeaseRenewal(self._store, call.keep_lease) if call.keep_lease else None
         try:
-            response = await self._http.request(call.method, call.url, **request_args(call))
+            response = await self._http.request(call.method, call.url, **self._request_args(call))
         except httpx.HTTPError as exc:
             return failure_of(exc, call.url)
         finally:

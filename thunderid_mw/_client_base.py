@@ -13,6 +13,8 @@ from typing import Any
 
 from joserfc.jwk import KeySet
 
+from ._http import request_args
+from .client_assertion import assertion_signer
 from .context import AuthContext
 from .core import effects as fx
 from .core.config import ThunderIDConfig, TokenExchangeConfig
@@ -78,6 +80,8 @@ class ClientBase:
         self._store: SessionStore = open_store(config.store)
         check_store(self._store)  # fail at start-up, not at the first sign-in
         self._router = Router(config)
+        # private_key_jwt: the key is read now, so a bad one stops start-up.
+        self._assertion_signer = assertion_signer(config)
         # Provider metadata is fetched on first need (GetMetadata), not at start-up.
         self._env = FlowEnv(config, self._keys, self._codec)
         # Discovery and JWKS, cached per process (core/provider.py).
@@ -94,6 +98,16 @@ class ClientBase:
     def actions(self, ctx: AuthContext) -> Any:
         """The typed actions for ``ctx`` (each client narrows the type)."""
         raise NotImplementedError
+
+    def _request_args(self, call: fx.HttpCall) -> dict[str, Any]:
+        """httpx arguments for ``call``, with a fresh client assertion when it asks for one
+        (``aud``: the issuer; the call's URL came from the metadata, so it is known)."""
+        assertion = None
+        if call.client_assertion and self._assertion_signer is not None:
+            metadata = self._provider.metadata
+            assert metadata is not None
+            assertion = self._assertion_signer.sign(metadata.issuer)
+        return request_args(call, assertion)
 
     def _session_key(self, session_id: str) -> str:
         return self._keys.store_key_for("s", session_id)

@@ -29,10 +29,12 @@ def client_options(config: ThunderIDConfig) -> dict[str, Any]:
     }
 
 
-def request_args(call: HttpCall) -> dict[str, Any]:
+def request_args(call: HttpCall, client_assertion: str | None = None) -> dict[str, Any]:
     args: dict[str, Any] = {"headers": dict(call.headers)}
     if call.form is not None:
         args["data"] = dict(call.form)
+        if client_assertion is not None:
+            args["data"]["client_assertion"] = client_assertion
     if call.timeout is not None:
         args["timeout"] = httpx.Timeout(call.timeout)
     return args

@@ -21,7 +21,7 @@ import httpx
 
 from ._background import Background, LeaseRenewal
 from ._client_base import ClientBase
-from ._http import client_options, failure_of, request_args, result_of
+from ._http import client_options, failure_of, result_of
 from ._lock_wait import LocalLocks
 from ._logging import emit
 from .actions import SessionActions
@@ -108,7 +108,7 @@ class ThunderIDClient(ClientBase):
     def _http_call(self, call: fx.HttpCall) -> fx.HttpResult | fx.HttpFailure:
         renewal = LeaseRenewal(self._store, call.keep_lease) if call.keep_lease else None
         try:
-            response = self._http.request(call.method, call.url, **request_args(call))
+            response = self._http.request(call.method, call.url, **self._request_args(call))
         except httpx.HTTPError as exc:
             return failure_of(exc, call.url)
         finally:

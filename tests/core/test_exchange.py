@@ -298,3 +298,22 @@ def test_token_exchange_params_rfc8693() -> None:
         "actor_token": "act",
         "actor_token_type": ACCESS_TOKEN_TYPE,
     }
+
+
+def test_invalid_client_with_attach_token_says_why(world: World, env: FlowEnv) -> None:
+    """ThunderID parses any Authorization header on its token endpoint as Basic: the
+    exchange made with attach_token fails client authentication, and the error says so."""
+    key, loaded = start(world, env)
+    respond_with(world, json_result(401, {"error": "invalid_client"}))
+    with pytest.raises(TokenEndpointError) as info:
+        world.run(exchange_token(env, config(attach_token=True), key, loaded))
+    assert info.value.error == "invalid_client" and info.value.status == 401
+    assert "attach_token=False" in str(info.value) and "Authorization: Bearer" in str(info.value)
+
+
+def test_invalid_client_without_attach_token_is_plain(world: World, env: FlowEnv) -> None:
+    key, loaded = start(world, env)
+    respond_with(world, json_result(401, {"error": "invalid_client"}))
+    with pytest.raises(TokenEndpointError) as info:
+        world.run(exchange_token(env, config(), key, loaded))
+    assert str(info.value) == "invalid_client"

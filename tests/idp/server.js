@@ -7,7 +7,8 @@
 //
 // Environment: PORT (0 = any free port; the issuer is printed on stdout as
 // `READY <issuer>`), TLS_CERT + TLS_KEY (PEM paths: serve HTTPS), ACCESS_TOKEN_TTL,
-// REFRESH_TOKEN_TTL (seconds), DEBUG (verbose logs).
+// REFRESH_TOKEN_TTL (seconds), PKJWT_CLIENT_JWK (public JWK of the private_key_jwt client
+// `pkjwt-client`), DEBUG (verbose logs).
 
 import './quiet.js';
 
@@ -49,6 +50,10 @@ const CLIENTS = [
   { client_id: 'conf-client', client_secret: 'conf-secret', token_endpoint_auth_method: 'client_secret_basic' },
   { client_id: 'conf-post-client', client_secret: 'conf-post-secret', token_endpoint_auth_method: 'client_secret_post' },
   { client_id: 'public-client', token_endpoint_auth_method: 'none' },
+  // private_key_jwt (RFC 7523): the tests hold the private key (tests/support/idp.py).
+  ...(process.env.PKJWT_CLIENT_JWK
+    ? [{ client_id: 'pkjwt-client', token_endpoint_auth_method: 'private_key_jwt', jwks: { keys: [JSON.parse(process.env.PKJWT_CLIENT_JWK)] } }]
+    : []),
 ].map((client) => ({
   ...client,
   grant_types: GRANT_TYPES,
@@ -98,7 +103,7 @@ function configuration() {
       email: ['email', 'email_verified'],
     },
     responseTypes: ['code'],
-    clientAuthMethods: ['client_secret_basic', 'client_secret_post', 'none'],
+    clientAuthMethods: ['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none'],
     pkce: { required: () => true },
     // ID tokens carry the scope-based claims (name, email...), as ThunderID's do.
     conformIdTokenClaims: false,

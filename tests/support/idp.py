@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime
 import ipaddress
+import json
 import os
 import shutil
 import ssl
@@ -30,6 +31,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from joserfc.jwk import ECKey
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 IDP_DIR = REPO_ROOT / "tests" / "idp"
@@ -104,6 +106,9 @@ class IdP:
     conf_post_client_id: str = "conf-post-client"
     conf_post_client_secret: str = "conf-post-secret"
     public_client_id: str = "public-client"
+    # private_key_jwt: the IdP knows the public half (PKJWT_CLIENT_JWK), the tests sign.
+    pkjwt_client_id: str = "pkjwt-client"
+    pkjwt_private_key: str = field(default="", repr=False)
     users: dict[str, str] = field(
         default_factory=lambda: {"alice": "alice-password", "bob": "bob-password"}
     )
@@ -323,11 +328,13 @@ def start_idp(
 
     workdir.mkdir(parents=True, exist_ok=True)
     log_path = workdir / "idp.log"
+    pkjwt_key = ECKey.generate_key("P-256", {"kid": "pkjwt-test"})
+    public_jwk = json.dumps(pkjwt_key.as_dict(private=False))
     with log_path.open("wb") as log:
         process = subprocess.Popen(
             [node, str(SERVER_JS)],
             cwd=IDP_DIR,
-            env={**os.environ, "PORT": "0", **(env or {})},
+            env={**os.environ, "PORT": "0", "PKJWT_CLIENT_JWK": public_jwk, **(env or {})},
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -352,7 +359,13 @@ def start_idp(
                 raise fail(f"did not start within {START_TIMEOUT:.0f} s")
             time.sleep(0.05)
 
-    idp = IdP(issuer=issuer, process=process, log_path=log_path, ca_path=ca_path)
+    idp = IdP(
+        issuer=issuer,
+        process=process,
+        log_path=log_path,
+        ca_path=ca_path,
+        pkjwt_private_key=pkjwt_key.as_pem(private=True).decode(),
+    )
     while True:
         try:
             if httpx.get(idp.discovery_url, verify=idp.verify, timeout=2).status_code == 200:

@@ -6,6 +6,7 @@ asserts how long something took. The fixtures are in conftest.py."""
 from __future__ import annotations
 
 import asyncio
+import re
 import sqlite3
 import threading
 from collections.abc import AsyncIterator, Callable
@@ -144,6 +145,20 @@ class App:
             self.cookie = session_cookie(rp)
         finally:
             rp.close()
+
+
+def sign_out_with_form(app: App) -> httpx.Response:
+    """Confirm sign-out as the browser would: GET the form, POST it back."""
+    page = app.get("/sign-out", api=False)
+    assert page.status_code == 200, page.text
+    match = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+    assert match, page.text
+    return httpx.post(
+        app.url + "/sign-out",
+        data={"csrf_token": match.group(1)},
+        headers={**app.cookie_header, **BROWSER, "Origin": app.url},
+        timeout=30,
+    )
 
 
 def fire_threads(

@@ -4,7 +4,6 @@ sign-out."""
 
 from __future__ import annotations
 
-import re
 import uuid
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -13,24 +12,16 @@ import httpx
 import pytest
 
 from tests.support.idp import IdP, introspect
-from tests.tokens.harness import BROWSER, App, client_record, client_sign_in, stored_record
+from tests.tokens.harness import (
+    App,
+    client_record,
+    client_sign_in,
+    sign_out_with_form,
+    stored_record,
+)
 from thunderid_mw import NotSignedIn, ThunderIDClient
 
 KINDS = ["wsgi", "asgi"]
-
-
-def _sign_out(app: App) -> httpx.Response:
-    """Confirm sign-out as the browser would: GET the form, POST it back."""
-    page = app.get("/sign-out", api=False)
-    assert page.status_code == 200, page.text
-    match = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
-    assert match, page.text
-    return httpx.post(
-        app.url + "/sign-out",
-        data={"csrf_token": match.group(1)},
-        headers={**app.cookie_header, **BROWSER, "Origin": app.url},
-        timeout=30,
-    )
 
 
 def _assert_signed_out(idp: IdP, app: App, response: httpx.Response, id_token: str) -> None:
@@ -55,7 +46,7 @@ def test_sign_out_revokes_then_redirects(idp_reset: IdP, start_app: Any, kind: s
     assert tokens.refresh_token and tokens.id_token
     assert introspect(idp, tokens.access_token)["active"] is True
 
-    response = _sign_out(app)
+    response = sign_out_with_form(app)
 
     _assert_signed_out(idp, app, response, tokens.id_token)
     assert idp.counts()["revocations"] == 2  # refresh token, then access token
@@ -72,7 +63,7 @@ def test_sign_out_succeeds_when_revocation_fails(idp_reset: IdP, start_app: Any,
     assert tokens.id_token
     idp.fail("revocation", 503, times=-1)
 
-    response = _sign_out(app)
+    response = sign_out_with_form(app)
 
     _assert_signed_out(idp, app, response, tokens.id_token)
     assert idp.counts()["revocations"] >= 1  # it tried

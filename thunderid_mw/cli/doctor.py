@@ -20,6 +20,7 @@ import httpx
 
 from .._client_base import open_store
 from .._http import client_options, describe_failure, is_tls_error
+from ..client_assertion import assertion_signer
 from ..core.config import ThunderIDConfig
 from ..core.crypto import Keys
 from ..core.discovery import ProviderMetadata
@@ -227,8 +228,11 @@ def _client_auth(config: ThunderIDConfig, metadata: ProviderMetadata, http: http
         url=metadata.token_endpoint,
     )
     method = f"{config.auth_method} as {config.client_id}"
+    form = dict(request.form)
+    if (signer := assertion_signer(config)) is not None:
+        form["client_assertion"] = signer.sign(metadata.issuer)
     try:
-        response = http.post(request.url, data=request.form, headers=request.headers)
+        response = http.post(request.url, data=form, headers=request.headers)
     except httpx.HTTPError as exc:
         return Check("client authentication", FAIL, describe_failure(exc, request.url))
     try:
@@ -240,7 +244,8 @@ def _client_auth(config: ThunderIDConfig, metadata: ProviderMetadata, http: http
             "client authentication",
             FAIL,
             f"the token endpoint refused the client ({error}, {method}): check client_id, "
-            "client_secret and token_endpoint_auth_method against the provider",
+            "client_secret (or client_private_key) and token_endpoint_auth_method against "
+            "the provider",
         )
     if error == "invalid_grant":
         return Check("client authentication", OK, f"accepted ({method})")

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from .authorization import Requirement
 
 SameSite = Literal["lax", "strict", "none"]
-ClientAuthMethod = Literal["client_secret_basic", "client_secret_post", "none"]
+ClientAuthMethod = Literal["client_secret_basic", "client_secret_post", "private_key_jwt", "none"]
 
 DEFAULT_COOKIE_NAME = "__thunderid__session"
 DEFAULT_BASE_URL = "https://localhost:8090"
@@ -126,6 +126,10 @@ class ThunderIDConfig:
     secret: str = field(repr=False)
     base_url: str = DEFAULT_BASE_URL
     client_secret: str | None = field(default=None, repr=False)
+    # private_key_jwt (RFC 7523): the client's private key, PEM or JWK JSON text, and the
+    # kid the provider knows its public key by (default: the JWK's own kid).
+    client_private_key: str | None = field(default=None, repr=False)
+    client_private_key_id: str | None = None
     after_sign_out_url: str | None = None
     scopes: tuple[str, ...] = ("openid", "profile")
     session_cookie: SessionCookieConfig = field(default_factory=SessionCookieConfig)
@@ -208,6 +212,8 @@ class ThunderIDConfig:
             not self.client_secret
         ):
             raise ConfigError(f"{self.token_endpoint_auth_method} needs client_secret")
+        if self.auth_method == "private_key_jwt" and not self.client_private_key:
+            raise ConfigError("private_key_jwt needs client_private_key (PEM or JWK)")
         for name in ("sign_in_path", "sign_out_path"):
             value = getattr(self, name)
             if not value.startswith("/"):
@@ -325,7 +331,9 @@ class ThunderIDConfig:
     def auth_method(self) -> ClientAuthMethod:
         if self.token_endpoint_auth_method is not None:
             return self.token_endpoint_auth_method
-        return "client_secret_basic" if self.client_secret else "none"
+        if self.client_secret:
+            return "client_secret_basic"
+        return "private_key_jwt" if self.client_private_key else "none"
 
     # Environment ----------------------------------------------------------------------
 

@@ -125,6 +125,8 @@ class EnvSetting:
 ENV_SETTINGS: Mapping[str, EnvSetting] = {
     "CLIENT_ID": EnvSetting("client_id", _text),
     "CLIENT_SECRET": EnvSetting("client_secret", _text),
+    "CLIENT_PRIVATE_KEY": EnvSetting("client_private_key", _text),
+    "CLIENT_PRIVATE_KEY_ID": EnvSetting("client_private_key_id", _text),
     "AFTER_SIGN_IN_URL": EnvSetting("after_sign_in_url", _text),
     "AFTER_SIGN_OUT_URL": EnvSetting("after_sign_out_url", _text),
     "SECRET": EnvSetting("secret", _text),
@@ -134,7 +136,7 @@ ENV_SETTINGS: Mapping[str, EnvSetting] = {
     "ISSUER": EnvSetting("issuer", _text),
     "TOKEN_ENDPOINT_AUTH_METHOD": EnvSetting(
         "token_endpoint_auth_method",
-        _choice("client_secret_basic", "client_secret_post", "none"),
+        _choice("client_secret_basic", "client_secret_post", "private_key_jwt", "none"),
     ),
     "EXTRA_AUTHORIZE_PARAMS": EnvSetting("extra_authorize_params", _query),
     "SIGN_IN_PATH": EnvSetting("sign_in_path", _text),

@@ -28,6 +28,8 @@ class HttpCall:
     timeout: float | None = None  # None: the configured http_timeout
     # A lease to keep alive (renewed by the driver) for as long as the call is in flight.
     keep_lease: LeaseHold | None = None
+    # Add a signed RFC 7523 client assertion to the form (private_key_jwt).
+    client_assertion: bool = False
 
 
 @dataclass(frozen=True, slots=True)

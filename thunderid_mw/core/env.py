@@ -114,7 +114,14 @@ class FlowEnv:
         """POST a form; ``ProviderError`` when the endpoint cannot be reached,
         ``OutcomeUnknown`` when the request may have reached it but no answer came."""
         result = yield HttpCall(
-            "POST", request.url, purpose, request.headers, request.form, timeout, keep_lease
+            "POST",
+            request.url,
+            purpose,
+            request.headers,
+            request.form,
+            timeout,
+            keep_lease,
+            request.client_assertion,
         )
         if isinstance(result, HttpFailure):
             error = OutcomeUnknown if result.sent else ProviderError

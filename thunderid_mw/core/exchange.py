@@ -113,11 +113,18 @@ def _exchange(
     body = parse_json_body(response.status, response.body, "token endpoint")
     if response.status != 200 or "error" in body:
         description = body.get("error_description")
-        raise TokenEndpointError(
-            str(body.get("error") or "invalid_request"),
-            description if isinstance(description, str) else None,
-            status=response.status,
-        )
+        error = str(body.get("error") or "invalid_request")
+        text = description if isinstance(description, str) else None
+        if bearer is not None and error == "invalid_client":
+            # ThunderID (and others) read any Authorization header on the token endpoint as
+            # the client's Basic credentials: a Bearer token there fails client auth.
+            text = (
+                f"{text + '; ' if text else ''}this exchange sends the access token as "
+                f"Authorization: Bearer (attach_token=True), which providers such as "
+                "ThunderID read as client credentials; put the token in the form instead "
+                "({{accessToken}} in data) and set attach_token=False"
+            )
+        raise TokenEndpointError(error, text, status=response.status)
     if request.returns_session:
         if live is None or key is None:
             raise NotSignedIn(f"token exchange {request.id!r} returns a session but none exists")

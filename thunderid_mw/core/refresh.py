@@ -248,7 +248,7 @@ def _refresh_refused(
     if exc.error in CLIENT_ERRORS:
         yield env.log(
             ERROR,
-            f"the token endpoint refused this client ({exc}); check client_id, its secret "
+            f"the token endpoint refused this client ({exc}); check client_id, its secret or key "
             "and token_endpoint_auth_method; the session is kept",
             event=events.REFRESH_CONFIG_ERROR,
             client_id=env.config.client_id,

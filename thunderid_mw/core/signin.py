@@ -246,8 +246,8 @@ def complete_sign_in(
             yield env.log(
                 ERROR,
                 f"the token endpoint rejected the client ({exc.error}); check client_id, "
-                "client_secret and token_endpoint_auth_method against the provider's "
-                "application settings",
+                "client_secret (or client_private_key) and token_endpoint_auth_method against "
+                "the provider's application settings",
                 event=events.CONFIG_CLIENT_REJECTED,
                 client_id=env.config.client_id,
                 auth_method=env.config.auth_method,

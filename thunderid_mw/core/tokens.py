@@ -15,6 +15,7 @@ from .crypto import b64url_decode
 from .errors import ProviderError, TokenEndpointError
 
 MAX_RESPONSE_BYTES = 1 << 20
+CLIENT_ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +59,9 @@ class TokenRequest:
     url: str
     form: dict[str, str] = field(repr=False)  # codes, tokens, client secrets
     headers: dict[str, str] = field(repr=False)  # Authorization
+    # private_key_jwt: the driver signs the RFC 7523 assertion (fresh jti, short exp) and
+    # adds it as ``client_assertion`` when it sends the request; the core holds no key.
+    client_assertion: bool = False
 
 
 def client_auth(
@@ -71,6 +75,8 @@ def client_auth(
         return {}, {"Authorization": f"Basic {token}"}
     if method == "client_secret_post":
         return {"client_id": client_id, "client_secret": client_secret or ""}, {}
+    if method == "private_key_jwt":
+        return {"client_id": client_id, "client_assertion_type": CLIENT_ASSERTION_TYPE}, {}
     return {"client_id": client_id}, {}
 
 
@@ -90,7 +96,9 @@ def build_token_request(
     headers = {"Accept": "application/json", **headers}
     if bearer is not None:
         headers["Authorization"] = f"Bearer {bearer}"
-    return TokenRequest(url=url, form=form, headers=headers)
+    return TokenRequest(
+        url=url, form=form, headers=headers, client_assertion=method == "private_key_jwt"
+    )
 
 
 def parse_json_body(status: int, body: bytes, what: str) -> dict[str, Any]:
