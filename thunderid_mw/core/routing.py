@@ -10,8 +10,10 @@ from .authorization import Requirement
 from .config import ThunderIDConfig
 from .paths import is_plain, routable_forms
 
-#: How many paths' protection answers a router remembers.
+#: How many paths' protection answers a router remembers, for paths up to how long (so
+#: the memory stays under a megabyte whatever is sent).
 PROTECTION_MEMORY = 4096
+REMEMBERED_PATH_LENGTH = 200
 
 
 class Route(Enum):
@@ -60,9 +62,10 @@ class Router:
         if known is not None:
             return known
         protected = _matches(path, self._exact, self._prefixes)
-        if len(self._protection) >= PROTECTION_MEMORY:
-            self._protection.clear()
-        self._protection[path] = protected
+        if len(path) <= REMEMBERED_PATH_LENGTH:
+            if len(self._protection) >= PROTECTION_MEMORY:
+                self._protection.clear()
+            self._protection[path] = protected
         return protected
 
     def requirements_for(self, path: str) -> list[Requirement]:
