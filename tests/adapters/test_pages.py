@@ -17,6 +17,7 @@ from starlette.testclient import TestClient
 
 from thunderid_mw import ThunderIDASGIMiddleware, ThunderIDWSGIMiddleware
 from thunderid_mw.core.responses import Page, PageBody, PageKind
+from thunderid_mw.integrations import Requirement, authorize
 from thunderid_mw.testing import FakeThunderID
 
 BROWSER = {"Accept": "text/html", "Sec-Fetch-Mode": "navigate"}
@@ -183,3 +184,31 @@ def test_a_failing_renderer_falls_back_to_the_built_in_page(
     page = client.put("/sign-out", headers=BROWSER)
     assert page.status_code == 405 and "Back to the home page" in page.text
     assert [r for r in caplog.records if getattr(r, "event", "") == "page.render_failed"]
+
+
+def test_the_framework_helpers_answer_with_the_apps_pages(thunderid: FakeThunderID) -> None:
+    """``thunderid_mw.integrations`` (what every framework helper answers with) draws its
+    403 and its 401 pages with ``render_page`` too."""
+
+    def admin_only(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        refused = authorize(environ, Requirement(scopes=frozenset({"admin"})))
+        if refused is not None:
+            start_response(f"{refused.status} Refused", refused.headers)
+            return [refused.body]
+        start_response("200 OK", [])
+        return [b"admin"]
+
+    def render(page: Page) -> str:
+        return f"<p>custom {page.code}</p>"
+
+    config = thunderid.config(WSGI_URL, render_page=render)
+    app = ThunderIDWSGIMiddleware(admin_only, config)
+    with httpx.Client(transport=httpx.WSGITransport(app=app), base_url=WSGI_URL) as client:
+        api = client.post("/admin", headers={"Accept": "application/json"})
+        assert api.status_code == 401 and api.json()["error"] == "not_signed_in"
+        page = client.post("/admin", headers=BROWSER)
+        assert page.status_code == 401 and page.text == "<p>custom not_signed_in</p>"
+        thunderid.sign_in(client)
+        page = client.get("/admin", headers=BROWSER)
+        assert page.status_code == 403 and page.text == "<p>custom forbidden</p>"
+        assert page.headers["content-length"] == str(len(page.content))

@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from .._pages import drawn
 from ..context import CONTEXT_KEY, AuthContext
 from ..core import authorization
 from ..core.authorization import Requirement
@@ -57,13 +58,16 @@ def _context(carrier: Carrier) -> AuthContext:
 def sign_in_required(carrier: Carrier) -> Response:
     """The middleware's answer to a signed-out request on a protected path."""
     ctx = _context(carrier)
-    return challenge(ctx.client.config, _request_info(carrier), ctx.ended_reason)
+    config = ctx.client.config
+    return drawn(challenge(config, _request_info(carrier), ctx.ended_reason), config.render_page)
 
 
 def forbidden(carrier: Carrier, missing: list[str] | tuple[str, ...] = ()) -> Response:
-    """403 for a signed-in user who lacks ``missing`` (phrases from ``authorize``)."""
+    """403 for a signed-in user who lacks ``missing`` (phrases from ``authorize``), its
+    page drawn by the app's ``render_page`` when it has one."""
     request = _request_info(carrier)
-    return authorization.forbidden(missing, api=request.is_api, mount=request.mount)
+    answer = authorization.forbidden(missing, api=request.is_api, mount=request.mount)
+    return drawn(answer, _context(carrier).client.config.render_page)
 
 
 def authorize(carrier: Carrier, requirement: Requirement | None = None) -> Response | None:
@@ -90,7 +94,8 @@ def sign_in_answer(
     """What the middleware answers a signed-out request on a ``protected_paths`` path,
     from request parts (prefer ``sign_in_required(carrier)``)."""
     request = RequestInfo(method, path, query_string, cookie_header, header)
-    return challenge(ctx.client.config, request, ctx.ended_reason)
+    config = ctx.client.config
+    return drawn(challenge(config, request, ctx.ended_reason), config.render_page)
 
 
 __all__ = [
