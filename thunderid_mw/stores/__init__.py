@@ -32,7 +32,9 @@ __all__ = [
     "store_from_url",
 ]
 
-_SCHEMES = "memory://, sqlite:///path/to/file.sqlite3, redis://, rediss:// or unix://"
+_SCHEMES = (
+    "memory://, sqlite:///path/to/file.sqlite3, redis://, rediss://, unix:// or redis+cluster://"
+)
 
 
 def __getattr__(name: str) -> Any:
@@ -63,7 +65,9 @@ def store_from_url(url: str) -> SessionStore:
       slashes, as in SQLAlchemy;
     * ``redis://...``, ``rediss://...`` (TLS) and ``unix:///path/to/socket`` -- a
       :class:`RedisStore` for that URL (``?prefix=...`` sets the key prefix; other
-      query parameters go to redis-py).
+      query parameters go to redis-py);
+    * ``redis+cluster://host:port`` (``rediss+cluster://`` with TLS) -- a
+      :class:`RedisStore` on the Redis Cluster that node belongs to.
 
     :raises ConfigError: for any other URL, or a malformed one.
     """
@@ -93,7 +97,7 @@ def store_from_url(url: str) -> SessionStore:
         if timeout is not None:
             kwargs["timeout"] = _number(float, timeout, "timeout")
         return SQLiteStore(os.path.normpath(unquote(path[1:])), **kwargs)
-    if scheme in ("redis", "rediss", "unix"):
+    if scheme in ("redis", "rediss", "unix", "redis+cluster", "rediss+cluster"):
         try:
             from .redis import RedisStore
         except ImportError as exc:
@@ -112,7 +116,8 @@ def store_from_url(url: str) -> SessionStore:
             base = url.partition("?")[0]
             redis_url = base + ("?" + rest_query if rest_query else "")
         try:
-            parse_url(redis_url)  # type: ignore[no-untyped-call]  # fail now, not per request
+            # fail now, not per request
+            parse_url(redis_url.replace("+cluster://", "://", 1))  # type: ignore[no-untyped-call]
         except ValueError as exc:
             raise ConfigError(f"malformed {scheme}:// session store URL: {exc}") from None
         if not prefix:

@@ -12,6 +12,8 @@ from typing import Any, NoReturn
 
 import redis
 import redis.asyncio
+import redis.asyncio.cluster
+import redis.cluster
 from redis.asyncio.retry import Retry as AsyncRetry
 from redis.backoff import NoBackoff
 from redis.commands.core import AsyncScript, Script
@@ -65,10 +67,23 @@ FIELDS = ("v", "d", "e")
 _RETRY_ON = (RedisConnectionError,)
 
 
+#: ``redis+cluster://host:port`` (``rediss+cluster://`` with TLS): a Redis Cluster, found
+#: from that node. Every script and command touches one key, so keys need no hash tags.
+CLUSTER_SCHEMES = ("redis+cluster", "rediss+cluster")
+
+
+def cluster_url(url: str) -> str | None:
+    """The redis-py URL of a cluster store URL (``redis://…``), or None for one server."""
+    scheme, sep, rest = url.partition("://")
+    if sep and scheme.lower() in CLUSTER_SCHEMES:
+        return scheme.lower().partition("+")[0] + "://" + rest
+    return None
+
+
 class _SyncBundle:
     __slots__ = ("acquire", "client", "owned", "release", "save")
 
-    def __init__(self, client: redis.Redis, owned: bool) -> None:
+    def __init__(self, client: redis.Redis | redis.cluster.RedisCluster, owned: bool) -> None:
         self.client = client
         self.acquire: Script = client.register_script(_ACQUIRE_LUA)
         self.owned = owned
@@ -79,7 +94,9 @@ class _SyncBundle:
 class _AsyncBundle:
     __slots__ = ("acquire", "client", "owned", "release", "save")
 
-    def __init__(self, client: redis.asyncio.Redis, owned: bool) -> None:
+    def __init__(
+        self, client: redis.asyncio.Redis | redis.asyncio.cluster.RedisCluster, owned: bool
+    ) -> None:
         self.client = client
         self.acquire: AsyncScript = client.register_script(_ACQUIRE_LUA)
         self.owned = owned
@@ -124,12 +141,21 @@ class RedisBase:
             return bundle
         with self._lock:
             if self._sync is None:
-                client = redis.Redis.from_url(
-                    self.url,
-                    socket_timeout=self.socket_timeout,
-                    socket_connect_timeout=self.socket_timeout,
-                    retry=Retry(NoBackoff(), 1, supported_errors=_RETRY_ON),
-                )
+                cluster = cluster_url(self.url)
+                client: redis.Redis | redis.cluster.RedisCluster
+                if cluster is not None:  # the cluster client follows MOVED/ASK itself
+                    client = redis.cluster.RedisCluster.from_url(
+                        cluster,
+                        socket_timeout=self.socket_timeout,
+                        socket_connect_timeout=self.socket_timeout,
+                    )
+                else:
+                    client = redis.Redis.from_url(
+                        self.url,
+                        socket_timeout=self.socket_timeout,
+                        socket_connect_timeout=self.socket_timeout,
+                        retry=Retry(NoBackoff(), 1, supported_errors=_RETRY_ON),
+                    )
                 self._sync = _SyncBundle(client, owned=True)
             return self._sync
 
@@ -140,12 +166,21 @@ class RedisBase:
         bundle = self._async.get(loop)
         if bundle is not None:
             return bundle
-        client = redis.asyncio.Redis.from_url(
-            self.url,
-            socket_timeout=self.socket_timeout,
-            socket_connect_timeout=self.socket_timeout,
-            retry=AsyncRetry(NoBackoff(), 1, supported_errors=_RETRY_ON),
-        )
+        cluster = cluster_url(self.url)
+        client: redis.asyncio.Redis | redis.asyncio.cluster.RedisCluster
+        if cluster is not None:
+            client = redis.asyncio.cluster.RedisCluster.from_url(
+                cluster,
+                socket_timeout=self.socket_timeout,
+                socket_connect_timeout=self.socket_timeout,
+            )
+        else:
+            client = redis.asyncio.Redis.from_url(
+                self.url,
+                socket_timeout=self.socket_timeout,
+                socket_connect_timeout=self.socket_timeout,
+                retry=AsyncRetry(NoBackoff(), 1, supported_errors=_RETRY_ON),
+            )
         bundle = _AsyncBundle(client, owned=True)
         with self._lock:
             self._prune_async()
