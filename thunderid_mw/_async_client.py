@@ -299,4 +299,13 @@ class AsyncThunderIDClient(ClientBase):
             )
         return BlockingTokenSource(self, self._loop)
 
+    def _cached_context(self, session_id: str) -> AuthContext | None:
+        """``context_for_session``'s answer for a session this client has seen, when its
+        store is local (memory, SQLite) and has nothing new for it, without creating a
+        coroutine (the ASGI hot path); None when ``context_for_session`` must be awaited."""
+        entry = self._entries.get(session_id)
+        if entry is None or not self._local_store:
+            return None
+        return self._fresh_context(entry, self._store.load(entry.key), False, None)
+
     # unasync: async only end

@@ -73,6 +73,7 @@ class ThunderIDASGIMiddleware:
         self._has_requirements = self._router.has_requirements
         self._cookie_name = self.config.cookie_name
         self._signed_out = self.client.signed_out
+        self._cached_context = self.client._cached_context
         self._cookie_needle = self._cookie_name.encode("latin-1") + b"="
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -102,12 +103,14 @@ class ThunderIDASGIMiddleware:
             )
             await self.app(scope, receive, send)
             return
-        try:
-            ctx = await self.client.context_for_session(session_id)
-        except (RefreshUnavailable, StoreUnavailable, ProviderError) as exc:
-            log_unavailable(exc)
-            await self._refuse(scope, send, unavailable_for(_request_info(scope), exc))
-            return
+        ctx = self._cached_context(session_id)  # a fresh session in a local store: no await
+        if ctx is None:
+            try:
+                ctx = await self.client.context_for_session(session_id)
+            except (RefreshUnavailable, StoreUnavailable, ProviderError) as exc:
+                log_unavailable(exc)
+                await self._refuse(scope, send, unavailable_for(_request_info(scope), exc))
+                return
         if not ctx.is_signed_in:
             if self._is_protected(path):
                 response = challenge(self.config, _request_info(scope), ctx.ended_reason)

@@ -23,9 +23,10 @@ from thunderid_mw import (
     ThunderIDWSGIMiddleware,
 )
 from thunderid_mw.context import CONTEXT_KEY
+from thunderid_mw.stores import MemoryStore
 
 
-def make_config() -> ThunderIDConfig:
+def make_config(store: MemoryStore | str = "memory://") -> ThunderIDConfig:
     return ThunderIDConfig(
         base_url=ISSUER,
         client_id="app",
@@ -33,7 +34,7 @@ def make_config() -> ThunderIDConfig:
         after_sign_in_url=APP + "/callback",
         after_sign_out_url=APP + "/",
         secret=TEST_SECRET,
-        store="memory://",
+        store=store,
         protected_paths=("/private",),
         refresh_leeway=0,
     )
@@ -43,23 +44,24 @@ def page(ctx: Any) -> bytes:
     return f"sub={ctx.user.get('sub')} token={ctx.access_token}".encode()
 
 
-def wsgi_app(provider: MockProvider) -> Any:
+def wsgi_app(provider: MockProvider, store: MemoryStore | str = "memory://") -> Any:
     def inner(environ: dict[str, Any], start_response: Any) -> list[bytes]:
         start_response("200 OK", [("Content-Type", "text/plain")])
         return [page(environ[CONTEXT_KEY])]
 
-    client = ThunderIDClient(make_config(), http=httpx.Client(transport=provider.transport()))
+    http = httpx.Client(transport=provider.transport())
+    client = ThunderIDClient(make_config(store), http=http)
     return ThunderIDWSGIMiddleware(inner, client)
 
 
-def asgi_app(provider: MockProvider) -> Any:
+def asgi_app(provider: MockProvider, store: MemoryStore | str = "memory://") -> Any:
     async def inner(scope: dict[str, Any], receive: Any, send: Any) -> None:
         headers = [(b"content-type", b"text/plain")]
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.body", "body": page(scope[CONTEXT_KEY])})
 
     http = httpx.AsyncClient(transport=provider.transport())
-    return ThunderIDASGIMiddleware(inner, AsyncThunderIDClient(make_config(), http=http))
+    return ThunderIDASGIMiddleware(inner, AsyncThunderIDClient(make_config(store), http=http))
 
 
 def sign_in(app: Driver, provider: MockProvider) -> None:
@@ -125,3 +127,43 @@ def test_a_provider_refusing_the_client_is_a_502_wsgi() -> None:
 async def test_a_provider_refusing_the_client_is_a_502_asgi() -> None:
     provider = MockProvider("app", "another-secret")
     await run_asgi(asgi_app(provider), check_wrong_secret, provider)
+
+
+class KeyRecordingStore(MemoryStore):
+    """A memory store shared with "another worker" that can drop every record it saved."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.keys: set[str] = set()
+
+    def save(
+        self, key: str, data: bytes, *, expires_at: float, expected_version: int | None
+    ) -> int | None:
+        self.keys.add(key)
+        return super().save(key, data, expires_at=expires_at, expected_version=expected_version)
+
+    def drop_all(self) -> None:
+        for key in self.keys:
+            self.delete(key)
+
+
+def check_session_ended_elsewhere(
+    app: Driver, provider: MockProvider, store: KeyRecordingStore
+) -> None:
+    sign_in(app, provider)
+    for _ in range(2):  # the second one is answered from what the client remembers
+        assert app.get("/private").status_code == 200
+    store.drop_all()  # another worker ended the session in the shared store
+    assert app.get("/private", headers=FETCH).status_code == 401
+
+
+def test_a_session_ended_by_another_worker_is_seen_at_once_wsgi() -> None:
+    provider = MockProvider("app", "app-secret")
+    store = KeyRecordingStore()
+    run_wsgi(wsgi_app(provider, store), check_session_ended_elsewhere, provider, store)
+
+
+async def test_a_session_ended_by_another_worker_is_seen_at_once_asgi() -> None:
+    provider = MockProvider("app", "app-secret")
+    store = KeyRecordingStore()
+    await run_asgi(asgi_app(provider, store), check_session_ended_elsewhere, provider, store)
