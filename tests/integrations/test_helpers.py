@@ -188,6 +188,7 @@ async def test_fastapi_dependencies(client: ThunderIDClient) -> None:
                 answer = await http.get(path, headers=API)
                 assert answer.status_code == status, path
                 if status >= 400:
-                    assert answer.json()["error"] in ("not_signed_in", "forbidden")
+                    expected_error = "not_signed_in" if status == 401 else "forbidden"
+                    assert answer.json()["error"] == expected_error, path
             browser = await http.get("/admin", headers=BROWSER)
             assert browser.status_code == (302 if not ctx.is_signed_in else 403)
