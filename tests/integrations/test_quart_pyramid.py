@@ -6,14 +6,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-import httpx
 import pytest
 
+from tests.integrations.contract import API, check_signed_in, check_signed_out
 from tests.support.idp import IdP
-from tests.support.servers import Server, app_env, free_port, sign_in
-
-BROWSER = {"Accept": "text/html", "Sec-Fetch-Mode": "navigate"}
-API = {"Accept": "application/json"}
+from tests.support.servers import Server, app_env, free_port
 
 
 @pytest.mark.parametrize(
@@ -30,22 +27,9 @@ def test_helpers(
     port = free_port()
     server = serve(kind, app, app_env(idp, port, f"sqlite:///{tmp_path}/s.sqlite3"), port=port)
 
-    with httpx.Client(base_url=server.url) as anonymous:
-        assert anonymous.get("/public").text == public.format(False)
-        browser = anonymous.get("/profile?tab=1", headers=BROWSER)
-        assert browser.status_code == 302
-        # WebOb (Pyramid) makes every Location absolute, on the request's own origin.
-        location = browser.headers["location"].removeprefix(server.url)
-        assert location == "/sign-in?return_to=%2Fprofile%3Ftab%3D1"
-        api = anonymous.get("/admin", headers=API)
-        assert api.status_code == 401 and api.json()["error"] == "not_signed_in"
-
-    alice = sign_in(server.url, idp, "alice", return_to="/profile")
-    assert alice.get("/public").text == public.format(True)
-    assert alice.get("/profile", headers=API).json()["sub"] == "user-alice"
-    assert alice.get("/named").text == "named"
+    check_signed_out(server, public)
+    alice = check_signed_in(server, idp, public)
     forbidden = alice.get("/admin", headers=API)
-    assert forbidden.status_code == 403
     assert forbidden.json() == {
         "error": "forbidden",
         "message": "You are signed in but not allowed to see this page. Missing: role (admin).",

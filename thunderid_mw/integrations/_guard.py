@@ -53,3 +53,30 @@ def guard(
         return view(*args, **kwargs)
 
     return cast(F, wrapper)
+
+
+class ViewGuards:
+    """A framework's ``require`` and ``login_required`` view decorators, from how it finds
+    the request's carrier and how it sends the core's answer."""
+
+    def __init__(self, carrier_of: Callable[..., Carrier], answer: Callable[[Response], Any]):
+        self._carrier_of = carrier_of
+        self._answer = answer
+
+    def require(
+        self,
+        *,
+        scopes: str | Iterable[str] = (),
+        claims: Mapping[str, str | Iterable[str]] | None = None,
+        groups: str | Iterable[str] = (),
+        roles: str | Iterable[str] = (),
+    ) -> Callable[[F], F]:
+        """Run the view (sync or async) only for a signed-in user with all ``scopes``, the
+        ``claims`` (name -> accepted values), one of ``groups`` and one of ``roles``; others
+        get what the middleware answers: redirect to sign-in / 401, or 403."""
+        requirement = requirement_of(scopes, claims, groups, roles)
+        return lambda view: guard(view, requirement, self._carrier_of, self._answer)
+
+    def login_required(self, view: F) -> F:
+        """Run ``view`` (sync or async) only for a signed-in user."""
+        return guard(view, None, self._carrier_of, self._answer)

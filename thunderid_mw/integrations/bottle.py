@@ -19,17 +19,15 @@ from __future__ import annotations
 
 import functools
 import inspect
-from collections.abc import Callable, Iterable, Mapping
-from typing import Any, TypeVar, cast
+from collections.abc import Callable, Mapping
+from typing import Any, cast
 
 import bottle
 
 from ..context import AuthContext
 from ..core.responses import Response as CoreResponse
 from . import context_in
-from ._guard import guard, requirement_of
-
-F = TypeVar("F", bound=Callable[..., Any])
+from ._guard import ViewGuards
 
 _HOW = "wrap the app, application = ThunderIDWSGIMiddleware(app, config)"
 
@@ -50,22 +48,9 @@ def to_response(answer: CoreResponse) -> bottle.HTTPResponse:
     return bottle.HTTPResponse(answer.body, status=answer.status, headers=list(answer.headers))
 
 
-def require(
-    *,
-    scopes: str | Iterable[str] = (),
-    claims: Mapping[str, str | Iterable[str]] | None = None,
-    groups: str | Iterable[str] = (),
-    roles: str | Iterable[str] = (),
-) -> Callable[[F], F]:
-    """Run the handler only for a signed-in user with all ``scopes``, the ``claims``, one
-    of ``groups`` and one of ``roles``; others get redirect / 401 / 403."""
-    requirement = requirement_of(scopes, claims, groups, roles)
-    return lambda view: guard(view, requirement, _environ, to_response)
-
-
-def login_required(view: F) -> F:
-    """Run the handler only for a signed-in user."""
-    return guard(view, None, _environ, to_response)
+_guards = ViewGuards(_environ, to_response)
+require = _guards.require
+login_required = _guards.login_required
 
 
 class ThunderIDPlugin:

@@ -24,8 +24,8 @@ Optionally add ``"thunderid_mw.integrations.django.AuthContextMiddleware"`` to
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable, Mapping
-from typing import Any, TypeVar
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.http import HttpRequest, HttpResponse
@@ -33,9 +33,7 @@ from django.http import HttpRequest, HttpResponse
 from ..context import AuthContext
 from ..core.responses import Response as CoreResponse
 from . import context_in, sign_in_required
-from ._guard import guard, requirement_of
-
-F = TypeVar("F", bound=Callable[..., Any])
+from ._guard import ViewGuards
 
 _HOW = (
     "wrap Django's application, application = ThunderIDWSGIMiddleware("
@@ -75,22 +73,9 @@ def sign_in_required_response(request: HttpRequest, ctx: AuthContext | None = No
     return to_response(sign_in_required(_carrier_of_view(request)))
 
 
-def require(
-    *,
-    scopes: str | Iterable[str] = (),
-    claims: Mapping[str, str | Iterable[str]] | None = None,
-    groups: str | Iterable[str] = (),
-    roles: str | Iterable[str] = (),
-) -> Callable[[F], F]:
-    """Run the view only for a signed-in user with all ``scopes``, the ``claims`` (name ->
-    accepted values), one of ``groups`` and one of ``roles``; others get 401/redirect or 403."""
-    requirement = requirement_of(scopes, claims, groups, roles)
-    return lambda view: guard(view, requirement, _carrier_of_view, to_response)
-
-
-def login_required(view: F) -> F:
-    """Run ``view`` (sync or async) only for a signed-in user."""
-    return guard(view, None, _carrier_of_view, to_response)
+_guards = ViewGuards(_carrier_of_view, to_response)
+require = _guards.require
+login_required = _guards.login_required
 
 
 class AuthContextMiddleware:

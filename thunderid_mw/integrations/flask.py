@@ -19,17 +19,15 @@ lacks them (see ``thunderid_mw.integrations``).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
-from typing import Any, TypeVar
+from collections.abc import Mapping
+from typing import Any
 
 from flask import Response, request
 
 from ..context import AuthContext
 from ..core.responses import Response as CoreResponse
 from . import context_in, sign_in_required
-from ._guard import guard, requirement_of
-
-F = TypeVar("F", bound=Callable[..., Any])
+from ._guard import ViewGuards
 
 _HOW = "wrap the Flask app with app.wsgi_app = ThunderIDWSGIMiddleware(app.wsgi_app, config)"
 
@@ -55,22 +53,9 @@ def sign_in_required_response(ctx: AuthContext | None = None) -> Response:
     return to_response(sign_in_required(_environ()))
 
 
-def require(
-    *,
-    scopes: str | Iterable[str] = (),
-    claims: Mapping[str, str | Iterable[str]] | None = None,
-    groups: str | Iterable[str] = (),
-    roles: str | Iterable[str] = (),
-) -> Callable[[F], F]:
-    """Run the view only for a signed-in user with all ``scopes``, the ``claims`` (name ->
-    accepted values), one of ``groups`` and one of ``roles``; others get 401/redirect or 403."""
-    requirement = requirement_of(scopes, claims, groups, roles)
-    return lambda view: guard(view, requirement, _environ, to_response)
-
-
-def login_required(view: F) -> F:
-    """Run ``view`` (sync or async) only for a signed-in user."""
-    return guard(view, None, _environ, to_response)
+_guards = ViewGuards(_environ, to_response)
+require = _guards.require
+login_required = _guards.login_required
 
 
 __all__ = ["current_auth", "login_required", "require", "sign_in_required_response", "to_response"]

@@ -14,8 +14,8 @@ async def admin(): ...
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
-from typing import Any, TypeVar
+from collections.abc import Mapping
+from typing import Any
 
 from quart import Response, request
 from werkzeug.datastructures import Headers
@@ -23,9 +23,7 @@ from werkzeug.datastructures import Headers
 from ..context import AuthContext
 from ..core.responses import Response as CoreResponse
 from . import context_in
-from ._guard import guard, requirement_of
-
-F = TypeVar("F", bound=Callable[..., Any])
+from ._guard import ViewGuards
 
 _HOW = "wrap the app, app.asgi_app = ThunderIDASGIMiddleware(app.asgi_app, config)"
 
@@ -46,22 +44,9 @@ def to_response(answer: CoreResponse) -> Response:
     return Response(answer.body, status=answer.status, headers=Headers(answer.headers))
 
 
-def require(
-    *,
-    scopes: str | Iterable[str] = (),
-    claims: Mapping[str, str | Iterable[str]] | None = None,
-    groups: str | Iterable[str] = (),
-    roles: str | Iterable[str] = (),
-) -> Callable[[F], F]:
-    """Run the view only for a signed-in user with all ``scopes``, the ``claims``, one of
-    ``groups`` and one of ``roles``; others get redirect / 401 / 403."""
-    requirement = requirement_of(scopes, claims, groups, roles)
-    return lambda view: guard(view, requirement, _scope, to_response)
-
-
-def login_required(view: F) -> F:
-    """Run the view only for a signed-in user."""
-    return guard(view, None, _scope, to_response)
+_guards = ViewGuards(_scope, to_response)
+require = _guards.require
+login_required = _guards.login_required
 
 
 __all__ = ["current_auth", "login_required", "require", "to_response"]

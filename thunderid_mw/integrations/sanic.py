@@ -20,8 +20,8 @@ decisions are the middleware's, byte for byte, as under any ASGI server.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
-from typing import Any, TypeVar, cast
+from collections.abc import Mapping
+from typing import Any, cast
 from urllib.parse import unquote
 
 from sanic import HTTPResponse, Request, Sanic
@@ -33,9 +33,7 @@ from ..context import CONTEXT_KEY, AuthContext
 from ..core.config import ThunderIDConfig
 from ..core.responses import Response as CoreResponse
 from . import context_in
-from ._guard import guard, requirement_of
-
-F = TypeVar("F", bound=Callable[..., Any])
+from ._guard import ViewGuards
 
 _HOW = "install the extension, ThunderID(app, config)"
 _PASSED = "thunderid.passed"  # set in the scope when the middleware let the request through
@@ -127,22 +125,9 @@ def _scope_for_view(request: Request, *_: Any, **__: Any) -> Mapping[str, Any]:
     return scope
 
 
-def require(
-    *,
-    scopes: str | Iterable[str] = (),
-    claims: Mapping[str, str | Iterable[str]] | None = None,
-    groups: str | Iterable[str] = (),
-    roles: str | Iterable[str] = (),
-) -> Callable[[F], F]:
-    """Run the handler only for a signed-in user with all ``scopes``, the ``claims``, one
-    of ``groups`` and one of ``roles``; others get redirect / 401 / 403."""
-    requirement = requirement_of(scopes, claims, groups, roles)
-    return lambda view: guard(view, requirement, _scope_for_view, to_response)
-
-
-def login_required(view: F) -> F:
-    """Run the handler only for a signed-in user."""
-    return guard(view, None, _scope_for_view, to_response)
+_guards = ViewGuards(_scope_for_view, to_response)
+require = _guards.require
+login_required = _guards.login_required
 
 
 __all__ = ["ThunderID", "get_auth", "login_required", "require", "to_response"]
