@@ -101,7 +101,7 @@ def test_new_session_id_is_43_chars_from_32_bytes() -> None:
     sid = new_session_id(bytes(range(32)))
     assert len(sid) == 43
     assert session_id_from_header(f"{NAME}={sid}", NAME) == sid
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="exactly 32 random bytes"):
         new_session_id(b"\x00" * 31)
 
 

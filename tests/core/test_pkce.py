@@ -30,5 +30,5 @@ def test_verifier_length_and_charset(size: int) -> None:
 
 
 def test_verifier_needs_enough_entropy() -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="at least 32 random bytes"):
         code_verifier(b"\x00" * 31)

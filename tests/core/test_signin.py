@@ -123,7 +123,7 @@ def test_extra_params_cannot_override_security_params() -> None:
 
 def test_start_sign_in_needs_exact_entropy() -> None:
     env = make_env()
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="random bytes"):
         start_sign_in(env.config, env.metadata, return_to="/", entropy=b"x" * 95, now=T0)
 
 

@@ -60,5 +60,5 @@ def test_max_items_evicts_expired_then_least_recently_written() -> None:
 
 
 def test_max_items_must_be_positive() -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="max_items must be a positive integer"):
         MemoryStore(max_items=0)

@@ -144,7 +144,7 @@ def test_relative_path_is_resolved_at_construction(
 
 @pytest.mark.parametrize("bad", ["", ":memory:", "file:x?mode=memory"])
 def test_needs_a_file_path(bad: str) -> None:
-    with pytest.raises(ConfigError):
+    with pytest.raises(ConfigError, match="needs the path of a database file"):
         SQLiteStore(bad)
 
 
