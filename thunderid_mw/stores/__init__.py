@@ -67,7 +67,9 @@ def store_from_url(url: str) -> SessionStore:
       :class:`RedisStore` for that URL (``?prefix=...`` sets the key prefix; other
       query parameters go to redis-py);
     * ``redis+cluster://host:port`` (``rediss+cluster://`` with TLS) -- a
-      :class:`RedisStore` on the Redis Cluster that node belongs to.
+      :class:`RedisStore` on the Redis Cluster that node belongs to;
+    * ``redis+sentinel://[:password@]host:port[,host:port]/service[/db]`` -- a
+      :class:`RedisStore` on the primary the Sentinels name for ``service``.
 
     :raises ConfigError: for any other URL, or a malformed one.
     """
@@ -97,6 +99,21 @@ def store_from_url(url: str) -> SessionStore:
         if timeout is not None:
             kwargs["timeout"] = _number(float, timeout, "timeout")
         return SQLiteStore(os.path.normpath(unquote(path[1:])), **kwargs)
+    if scheme in ("redis+sentinel", "rediss+sentinel"):
+        try:
+            from .redis import RedisStore, sentinel_target
+        except ImportError as exc:
+            raise ConfigError(
+                f"a {scheme}:// session store needs redis-py: pip install 'thunderid-mw[redis]'"
+            ) from exc
+        try:
+            sentinel_target(url)
+        except ValueError as exc:
+            raise ConfigError(f"malformed {scheme}:// session store URL: {exc}") from None
+        pairs = parse_qsl(urlsplit(url).query, keep_blank_values=True)
+        prefixes = [v for k, v in pairs if k == "prefix"]
+        base = url.partition("?")[0]
+        return RedisStore(base, prefix=prefixes[-1]) if prefixes else RedisStore(base)
     if scheme in ("redis", "rediss", "unix", "redis+cluster", "rediss+cluster"):
         try:
             from .redis import RedisStore

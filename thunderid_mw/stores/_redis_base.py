@@ -9,11 +9,14 @@ import threading
 from dataclasses import dataclass
 from time import time
 from typing import Any, NoReturn
+from urllib.parse import unquote
 
 import redis
 import redis.asyncio
 import redis.asyncio.cluster
+import redis.asyncio.sentinel
 import redis.cluster
+import redis.sentinel
 from redis.asyncio.retry import Retry as AsyncRetry
 from redis.backoff import NoBackoff
 from redis.commands.core import AsyncScript, Script
@@ -70,6 +73,48 @@ _RETRY_ON = (RedisConnectionError,)
 #: ``redis+cluster://host:port`` (``rediss+cluster://`` with TLS): a Redis Cluster, found
 #: from that node. Every script and command touches one key, so keys need no hash tags.
 CLUSTER_SCHEMES = ("redis+cluster", "rediss+cluster")
+
+
+#: ``redis+sentinel://[:password@]host:port[,host:port]/service[/db]``: the primary that
+#: the Sentinels at those addresses name for ``service`` (found again after a failover).
+SENTINEL_SCHEMES = ("redis+sentinel", "rediss+sentinel")
+
+
+@dataclass(frozen=True)
+class SentinelTarget:
+    sentinels: list[tuple[str, int]]
+    service: str
+    db: int
+    password: str | None
+    ssl: bool
+
+
+def sentinel_target(url: str) -> SentinelTarget | None:
+    """What a sentinel store URL names, or None for another URL; ``ValueError`` when it
+    is malformed."""
+    scheme, sep, rest = url.partition("://")
+    if not sep or scheme.lower() not in SENTINEL_SCHEMES:
+        return None
+    rest = rest.partition("?")[0]
+    netloc, _, path = rest.partition("/")
+    userinfo, at, hosts = netloc.rpartition("@")
+    password = unquote(userinfo.partition(":")[2]) if at else None
+    sentinels = []
+    for host in hosts.split(","):
+        name, colon, port = host.rpartition(":")
+        if not colon or not name or not port.isdigit():
+            raise ValueError(f"sentinel address {host!r} must be host:port")
+        sentinels.append((name, int(port)))
+    service, _, db = path.partition("/")
+    if not service:
+        raise ValueError(
+            "name the service after the addresses: redis+sentinel://host:port/mymaster"
+        )
+    if db and not db.isdigit():
+        raise ValueError(f"the database after the service must be a number, got {db!r}")
+    return SentinelTarget(
+        sentinels, service, int(db or 0), password or None, scheme.startswith("rediss")
+    )
 
 
 def cluster_url(url: str) -> str | None:
@@ -142,8 +187,21 @@ class RedisBase:
         with self._lock:
             if self._sync is None:
                 cluster = cluster_url(self.url)
+                sentinel = sentinel_target(self.url)
                 client: redis.Redis | redis.cluster.RedisCluster
-                if cluster is not None:  # the cluster client follows MOVED/ASK itself
+                if sentinel is not None:
+                    client = redis.sentinel.Sentinel(  # type: ignore[no-untyped-call]
+                        sentinel.sentinels, socket_timeout=self.socket_timeout
+                    ).master_for(
+                        sentinel.service,
+                        db=sentinel.db,
+                        password=sentinel.password,
+                        ssl=sentinel.ssl,
+                        socket_timeout=self.socket_timeout,
+                        socket_connect_timeout=self.socket_timeout,
+                        retry=Retry(NoBackoff(), 1, supported_errors=_RETRY_ON),
+                    )
+                elif cluster is not None:  # the cluster client follows MOVED/ASK itself
                     client = redis.cluster.RedisCluster.from_url(
                         cluster,
                         socket_timeout=self.socket_timeout,
@@ -167,8 +225,21 @@ class RedisBase:
         if bundle is not None:
             return bundle
         cluster = cluster_url(self.url)
+        sentinel = sentinel_target(self.url)
         client: redis.asyncio.Redis | redis.asyncio.cluster.RedisCluster
-        if cluster is not None:
+        if sentinel is not None:
+            client = redis.asyncio.sentinel.Sentinel(  # type: ignore[no-untyped-call]
+                sentinel.sentinels, socket_timeout=self.socket_timeout
+            ).master_for(
+                sentinel.service,
+                db=sentinel.db,
+                password=sentinel.password,
+                ssl=sentinel.ssl,
+                socket_timeout=self.socket_timeout,
+                socket_connect_timeout=self.socket_timeout,
+                retry=AsyncRetry(NoBackoff(), 1, supported_errors=_RETRY_ON),
+            )
+        elif cluster is not None:
             client = redis.asyncio.cluster.RedisCluster.from_url(
                 cluster,
                 socket_timeout=self.socket_timeout,

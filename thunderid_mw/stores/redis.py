@@ -19,10 +19,10 @@ import asyncio
 from redis.exceptions import RedisError
 
 from ._redis_async import AsyncRedisOps
-from ._redis_base import RedisPersistence, text_dict
+from ._redis_base import RedisPersistence, sentinel_target, text_dict
 from ._redis_sync import RedisOps
 
-__all__ = ["RedisPersistence", "RedisStore"]
+__all__ = ["RedisPersistence", "RedisStore", "sentinel_target"]
 
 
 class RedisStore(RedisOps, AsyncRedisOps):
