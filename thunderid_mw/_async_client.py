@@ -19,6 +19,7 @@ import httpx
 
 from ._background import AsyncBackground, AsyncLeaseRenewal
 from ._client_base import ClientBase
+from ._dpop import new_key as new_dpop_key
 from ._hooks import acall_hook  # unasync: async only
 from ._http import client_options, failure_of, result_of
 from ._lock_wait import AsyncLocalLocks
@@ -89,6 +90,8 @@ class AsyncThunderIDClient(ClientBase):
                 return time.time()
             case fx.RandomBytes(size):
                 return os.urandom(size)
+            case fx.NewDPoPKey():
+                return new_dpop_key()
             case fx.HttpCall():
                 return await self._http_call(effect)
             case fx.AcquireLock():
@@ -122,6 +125,10 @@ class AsyncThunderIDClient(ClientBase):
         renewal = AsyncLeaseRenewal(self._store, call.keep_lease) if call.keep_lease else None
         try:
             response = await self._http.request(call.method, call.url, **self._request_args(call))
+            if self._dpop_retry(call, response):
+                response = await self._http.request(
+                    call.method, call.url, **self._request_args(call)
+                )
         except httpx.HTTPError as exc:
             return failure_of(exc, call.url)
         finally:

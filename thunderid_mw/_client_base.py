@@ -11,8 +11,10 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+import httpx
 from joserfc.jwk import KeySet
 
+from ._dpop import DPoPNonces
 from ._http import request_args
 from .client_assertion import assertion_signer
 from .context import AuthContext
@@ -82,6 +84,7 @@ class ClientBase:
         self._router = Router(config)
         # private_key_jwt: the key is read now, so a bad one stops start-up.
         self._assertion_signer = assertion_signer(config)
+        self._dpop_nonces = DPoPNonces()
         # Provider metadata is fetched on first need (GetMetadata), not at start-up.
         self._env = FlowEnv(config, self._keys, self._codec)
         # Discovery and JWKS, cached per process (core/provider.py).
@@ -107,7 +110,30 @@ class ClientBase:
             metadata = self._provider.metadata
             assert metadata is not None
             assertion = self._assertion_signer.sign(metadata.issuer)
-        return request_args(call, assertion)
+        args = request_args(call, assertion)
+        if call.dpop_key is not None:
+            args["headers"]["DPoP"] = self._dpop_nonces.proof(call.dpop_key, call.method, call.url)
+        return args
+
+    def dpop_proof(self, session_id: str, access_token: str, method: str, url: str) -> str | None:
+        """For ``ThunderIDAuth``: a fresh DPoP proof (with ``ath``) for one API call with
+        the session's access token, or None when its tokens are not DPoP-bound."""
+        entry = self._entries.get(session_id)
+        loaded = entry.loaded if entry is not None else None
+        key = loaded.record.tokens.dpop_key if loaded is not None else None
+        if key is None:
+            return None
+        return self._dpop_nonces.proof(key, method, url, access_token)
+
+    def dpop_nonce_asked(self, url: str, response: httpx.Response) -> bool:
+        """For ``ThunderIDAuth``: the API refused the proof for lacking its nonce."""
+        return self._dpop_nonces.retry_with_nonce(url, response)
+
+    def _dpop_retry(self, call: fx.HttpCall, response: httpx.Response) -> bool:
+        """True when the provider asked for a DPoP nonce: the call is sent once more."""
+        return call.dpop_key is not None and self._dpop_nonces.retry_with_nonce(
+            call.url, response
+        )
 
     def _session_key(self, session_id: str) -> str:
         return self._keys.store_key_for("s", session_id)

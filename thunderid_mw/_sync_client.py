@@ -21,6 +21,7 @@ import httpx
 
 from ._background import Background, LeaseRenewal
 from ._client_base import ClientBase
+from ._dpop import new_key as new_dpop_key
 from ._http import client_options, failure_of, result_of
 from ._lock_wait import LocalLocks
 from ._logging import emit
@@ -77,6 +78,8 @@ class ThunderIDClient(ClientBase):
                 return time.time()
             case fx.RandomBytes(size):
                 return os.urandom(size)
+            case fx.NewDPoPKey():
+                return new_dpop_key()
             case fx.HttpCall():
                 return self._http_call(effect)
             case fx.AcquireLock():
@@ -109,6 +112,10 @@ class ThunderIDClient(ClientBase):
         renewal = LeaseRenewal(self._store, call.keep_lease) if call.keep_lease else None
         try:
             response = self._http.request(call.method, call.url, **self._request_args(call))
+            if self._dpop_retry(call, response):
+                response = self._http.request(
+                    call.method, call.url, **self._request_args(call)
+                )
         except httpx.HTTPError as exc:
             return failure_of(exc, call.url)
         finally:

@@ -42,24 +42,50 @@ class ThunderIDAuth(httpx.Auth):
     ) -> Generator[httpx.Request, httpx.Response, None]:
         source = self._sync_source()
         token = source.access_token_for(self.session_id)
-        request.headers["Authorization"] = f"Bearer {token}"
+        self._authorize(request, token)
         response = yield request
+        if self._nonce_asked(request, response):
+            self._authorize(request, token)
+            response = yield request
         if response.status_code != 401:
             return
-        renewed = source.access_token_for(self.session_id, token)
-        request.headers["Authorization"] = f"Bearer {renewed}"
+        self._authorize(request, source.access_token_for(self.session_id, token))
         yield request
 
     async def async_auth_flow(
         self, request: httpx.Request
     ) -> AsyncGenerator[httpx.Request, httpx.Response]:
         token = await self._access_token()
-        request.headers["Authorization"] = f"Bearer {token}"
+        self._authorize(request, token)
         response = yield request
+        if self._nonce_asked(request, response):
+            self._authorize(request, token)
+            response = yield request
         if response.status_code != 401:
             return
-        request.headers["Authorization"] = f"Bearer {await self._access_token(rejected=token)}"
+        self._authorize(request, await self._access_token(rejected=token))
         yield request
+
+    def _authorize(self, request: httpx.Request, token: str) -> None:
+        """``Bearer``, or ``DPoP`` with a fresh proof when the session's tokens are bound
+        to its key (RFC 9449 7.1)."""
+        make_proof = getattr(self.source, "dpop_proof", None)
+        proof = (
+            make_proof(self.session_id, token, request.method, str(request.url))
+            if (make_proof is not None)
+            else None
+        )
+        if proof is None:
+            request.headers["Authorization"] = f"Bearer {token}"
+            return
+        request.headers["Authorization"] = f"DPoP {token}"
+        request.headers["DPoP"] = proof
+
+    def _nonce_asked(self, request: httpx.Request, response: httpx.Response) -> bool:
+        if "DPoP" not in request.headers:
+            return False
+        asked = getattr(self.source, "dpop_nonce_asked", None)
+        return asked is not None and bool(asked(str(request.url), response))
 
     async def _access_token(self, rejected: str | None = None) -> str:
         if self._is_async:

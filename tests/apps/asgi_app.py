@@ -9,7 +9,9 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from tests.apps.common import answer, config_from_env
+import httpx
+
+from tests.apps.common import UPSTREAM_PATH, answer, config_from_env, upstream_answer, upstream_url
 from thunderid_mw import ThunderIDASGIMiddleware
 
 
@@ -37,7 +39,11 @@ async def inner(scope: dict[str, Any], receive: Any, send: Any) -> None:
             await send({"type": "websocket.send", "text": message.get("text") or ""})
     # Below the mount point, as frameworks route (ASGI paths include the root path).
     path = scope["path"][len(scope.get("root_path", "")) :] or "/"
-    status, content_type, body = answer(path, ctx)
+    if path == UPSTREAM_PATH and ctx.is_signed_in:
+        async with httpx.AsyncClient(auth=ctx.auth(), timeout=10) as api:
+            status, content_type, body = upstream_answer(await api.get(upstream_url()))
+    else:
+        status, content_type, body = answer(path, ctx)
     await send(
         {
             "type": "http.response.start",

@@ -8,6 +8,8 @@ Endpoints (``/private`` and ``/api/`` are protected by the middleware):
     /links           200 JSON: the context's sign-in and sign-out paths (mount prefixes)
     /private/named   200 text; path_requirements: the claim name = "Alice Liddell"
     /api/admin       path_requirements: the role admin (no test user has it: 403)
+    /api/upstream    the protected API's /users/me called with ctx.auth() (PROTECTED_API_URL):
+                     {"status", "body"} as the API answered
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ import hashlib
 import json
 import os
 from typing import Any
+
+import httpx
 
 from thunderid_mw import AuthContext, ThunderIDConfig
 from thunderid_mw.integrations import Requirement
@@ -65,6 +69,17 @@ def answer(path: str, ctx: AuthContext) -> tuple[int, str, bytes]:
             _json({"access_token": ctx.access_token, "pid": os.getpid()}),
         )
     return 404, "text/plain", b"not found"
+
+
+UPSTREAM_PATH = "/api/upstream"
+
+
+def upstream_url() -> str:
+    return os.environ["PROTECTED_API_URL"].rstrip("/") + "/users/me"
+
+
+def upstream_answer(response: httpx.Response) -> tuple[int, str, bytes]:
+    return 200, "application/json", _json({"status": response.status_code, "body": response.json()})
 
 
 def _json(value: Any) -> bytes:

@@ -12,7 +12,7 @@
 
 import './quiet.js';
 
-import { generateKeyPairSync } from 'node:crypto';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import * as http from 'node:http';
 import * as https from 'node:https';
@@ -114,6 +114,9 @@ function configuration() {
         allowedPolicy: async (_ctx, client) => client.clientAuthMethod !== 'none',
       },
       revocation: { enabled: true },
+      // DPoP (RFC 9449): a request with a proof gets bound tokens; a nonce is always
+      // required, so every DPoP client meets use_dpop_nonce first.
+      dPoP: { enabled: true, nonceSecret: randomBytes(32), requireNonce: () => true },
       backchannelLogout: { enabled: true },
       userinfo: { enabled: true },
       resourceIndicators: { enabled: false },

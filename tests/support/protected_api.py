@@ -25,9 +25,11 @@ fixture does that on a free port against the test IdP.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import os
 import ssl
+import time
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
@@ -37,6 +39,9 @@ from typing import Any
 
 import httpx
 import pytest
+from joserfc import jws, jwt
+from joserfc.errors import JoseError
+from joserfc.jwk import ECKey
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -123,7 +128,7 @@ async def _authorize(request: Request) -> tuple[str, dict[str, Any]] | JSONRespo
     """(token, introspection result) for an acceptable call, else the 401 to answer."""
     state.calls[request.url.path] += 1
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not token:
+    if scheme.lower() not in ("bearer", "dpop") or not token:
         return _unauthorized("a bearer token is required")
     state.tokens.append(hashlib.sha256(token.encode()).hexdigest()[:16])
     if state.reject_next > 0:
@@ -134,7 +139,39 @@ async def _authorize(request: Request) -> tuple[str, dict[str, Any]] | JSONRespo
     info = await provider.introspect(token)
     if not info.get("active"):
         return _unauthorized("the token is not active")
+    bound_to = (info.get("cnf") or {}).get("jkt")
+    if bound_to is not None or scheme.lower() == "dpop":
+        problem = _dpop_problem(request, scheme, token, bound_to)
+        if problem is not None:
+            return _unauthorized(problem)
     return token, info
+
+
+def _dpop_problem(request: Request, scheme: str, token: str, bound_to: str | None) -> str | None:
+    """Why a call with a DPoP-bound token is refused (RFC 9449 7), or None: the token is
+    sent as ``DPoP`` with one proof signed by the key it is bound to, for this method and
+    URL, with the token's hash, made just now."""
+    proof = request.headers.get("dpop")
+    if scheme.lower() != "dpop" or bound_to is None or not proof:
+        return "a DPoP-bound token needs the DPoP scheme and a proof"
+    try:
+        header = jws.extract_compact(proof.encode()).protected
+        key = ECKey.import_key(header["jwk"])
+        claims = jwt.decode(proof, key, algorithms=["ES256"]).claims
+    except (JoseError, KeyError, TypeError, ValueError):
+        return "the DPoP proof is not a valid ES256 JWT with its key"
+    url = request.url
+    expected = {
+        "typ": header.get("typ") == "dpop+jwt",
+        "htm": claims.get("htm") == request.method,
+        "htu": claims.get("htu") == f"{url.scheme}://{url.netloc}{url.path}",
+        "ath": claims.get("ath")
+        == base64.urlsafe_b64encode(hashlib.sha256(token.encode()).digest()).rstrip(b"=").decode(),
+        "jkt": key.thumbprint() == bound_to,
+        "iat": abs(time.time() - float(claims.get("iat", 0))) < 300,
+    }
+    wrong = [name for name, ok in expected.items() if not ok]
+    return f"the DPoP proof's {', '.join(wrong)} do not match" if wrong else None
 
 
 async def users_me(request: Request) -> JSONResponse:

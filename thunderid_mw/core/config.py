@@ -130,6 +130,9 @@ class ThunderIDConfig:
     # kid the provider knows its public key by (default: the JWK's own kid).
     client_private_key: str | None = field(default=None, repr=False)
     client_private_key_id: str | None = None
+    # DPoP (RFC 9449): tokens bound to a per-session key; proofs on every token request
+    # and, through ctx.auth(), on every API call.
+    dpop: bool = False
     after_sign_out_url: str | None = None
     scopes: tuple[str, ...] = ("openid", "profile")
     session_cookie: SessionCookieConfig = field(default_factory=SessionCookieConfig)

@@ -127,6 +127,7 @@ ENV_SETTINGS: Mapping[str, EnvSetting] = {
     "CLIENT_SECRET": EnvSetting("client_secret", _text),
     "CLIENT_PRIVATE_KEY": EnvSetting("client_private_key", _text),
     "CLIENT_PRIVATE_KEY_ID": EnvSetting("client_private_key_id", _text),
+    "DPOP": EnvSetting("dpop", _boolean),
     "AFTER_SIGN_IN_URL": EnvSetting("after_sign_in_url", _text),
     "AFTER_SIGN_OUT_URL": EnvSetting("after_sign_out_url", _text),
     "SECRET": EnvSetting("secret", _text),

@@ -10,7 +10,7 @@ may yield, e.g. to release a lock).
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Generator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -30,6 +30,8 @@ class HttpCall:
     keep_lease: LeaseHold | None = None
     # Add a signed RFC 7523 client assertion to the form (private_key_jwt).
     client_assertion: bool = False
+    # Add a DPoP proof made with this private JWK (RFC 9449), retried once with a nonce.
+    dpop_key: str | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +109,11 @@ class RandomBytes:
 
 
 @dataclass(frozen=True, slots=True)
+class NewDPoPKey:
+    """Result: a new private key for one session's DPoP proofs, as JWK JSON text."""
+
+
+@dataclass(frozen=True, slots=True)
 class GetKeySet:
     """Result: the provider's JWKS as a joserfc ``KeySet``; ``refresh`` forces a new fetch
     (a token names a key id we do not know: the provider rotated its keys)."""
@@ -174,6 +181,7 @@ Effect = (
     | Sleep
     | Now
     | RandomBytes
+    | NewDPoPKey
     | GetKeySet
     | GetMetadata
     | Log

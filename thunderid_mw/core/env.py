@@ -87,7 +87,12 @@ class FlowEnv:
     # Provider -------------------------------------------------------------------------
 
     def token_request(
-        self, params: Mapping[str, str], *, url: str, bearer: str | None = None
+        self,
+        params: Mapping[str, str],
+        *,
+        url: str,
+        bearer: str | None = None,
+        dpop_key: str | None = None,
     ) -> TokenRequest:
         config = self.config
         method = config.auth_method
@@ -101,6 +106,7 @@ class FlowEnv:
             client_id=config.client_id,
             client_secret=config.client_secret,
             bearer=bearer,
+            dpop_key=dpop_key,
         )
 
     def post(
@@ -122,6 +128,7 @@ class FlowEnv:
             timeout,
             keep_lease,
             request.client_assertion,
+            request.dpop_key,
         )
         if isinstance(result, HttpFailure):
             error = OutcomeUnknown if result.sent else ProviderError

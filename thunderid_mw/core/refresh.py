@@ -193,6 +193,7 @@ def _refresh_holding_lock(
         request = env.token_request(
             {"grant_type": "refresh_token", "refresh_token": refresh_token},
             url=metadata.token_endpoint,
+            dpop_key=current.record.tokens.dpop_key,
         )
         # The answer is waited for well past the requests' own waits, with the lease kept
         # alive meanwhile: a slow provider still rotates the token, and nobody else may
@@ -202,7 +203,9 @@ def _refresh_holding_lock(
             request, "token endpoint", timeout=config.refresh_timeout, keep_lease=hold
         )
         now = yield from env.provider_clock(response)
-        fresh = parse_token_response(response.status, response.body, now)
+        fresh = parse_token_response(
+            response.status, response.body, now, dpop_key=current.record.tokens.dpop_key
+        )
     except TokenEndpointError as exc:
         return (yield from _refresh_refused(env, key, current, exc))
     except OutcomeUnknown as exc:

@@ -70,6 +70,7 @@ class SessionRecord:
             "it": t.id_token,
             "sc": list(t.scopes),
             "re": t.refresh_expires_at,
+            "dk": t.dpop_key,
             "cl": dict(self.claims),
             "ca": self.created_at,
             "ls": self.last_seen,
@@ -93,6 +94,7 @@ class SessionRecord:
                 id_token=doc["it"],
                 scopes=tuple(doc["sc"]),
                 refresh_expires_at=doc["re"],
+                dpop_key=doc.get("dk"),
             )
             return cls(
                 tokens=tokens,

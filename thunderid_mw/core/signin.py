@@ -20,7 +20,7 @@ from .config import ThunderIDConfig
 from .cookies import SESSION_ID_BYTES, new_session_id
 from .crypto import Keys, b64url, b64url_decode
 from .discovery import ProviderMetadata
-from .effects import Flow, Now, RandomBytes
+from .effects import Flow, NewDPoPKey, Now, RandomBytes
 from .env import ERROR, WARNING, FlowEnv, Loaded
 from .errors import (
     IDTokenError,
@@ -232,14 +232,18 @@ def complete_sign_in(
         params, tx, metadata=metadata, now=now, timeout=env.config.sign_in_timeout
     )
     assert tx is not None
+    # DPoP: a key of this session's own, made now, bound to every token it will hold.
+    dpop_key: str | None = (yield NewDPoPKey()) if env.config.dpop else None
     request = env.token_request(
-        code_exchange_params(env.config, code, tx), url=metadata.token_endpoint
+        code_exchange_params(env.config, code, tx), url=metadata.token_endpoint, dpop_key=dpop_key
     )
     response = yield from env.post(request, "token endpoint")
     now = yield Now()
     try:
         provider_now = yield from env.provider_clock(response)
-        tokens = parse_token_response(response.status, response.body, provider_now)
+        tokens = parse_token_response(
+            response.status, response.body, provider_now, dpop_key=dpop_key
+        )
     except TokenEndpointError as exc:
         if exc.error in CLIENT_ERRORS:
             # The provider refuses this application, not this user: no retry can help.

@@ -6,7 +6,7 @@ import base64
 import json
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import quote
 
@@ -29,6 +29,8 @@ class TokenSet:
     id_token: str | None = None
     scopes: tuple[str, ...] = ()
     refresh_expires_at: float | None = None
+    # DPoP (RFC 9449): the private JWK the tokens are bound to (kept sealed in the record).
+    dpop_key: str | None = None
 
     def __repr__(self) -> str:  # never shows a token
         present = [n for n in ("refresh_token", "id_token") if getattr(self, n)]
@@ -49,6 +51,7 @@ class TokenSet:
             scopes=newer.scopes or self.scopes,
             # ThunderID keeps the first refresh token's expiry across rotations.
             refresh_expires_at=newer.refresh_expires_at or self.refresh_expires_at,
+            dpop_key=newer.dpop_key or self.dpop_key,
         )
 
 
@@ -62,6 +65,8 @@ class TokenRequest:
     # private_key_jwt: the driver signs the RFC 7523 assertion (fresh jti, short exp) and
     # adds it as ``client_assertion`` when it sends the request; the core holds no key.
     client_assertion: bool = False
+    # DPoP: the driver adds a fresh proof made with this key (and the server's nonce).
+    dpop_key: str | None = field(default=None, repr=False)
 
 
 def client_auth(
@@ -88,6 +93,7 @@ def build_token_request(
     client_id: str,
     client_secret: str | None,
     bearer: str | None = None,
+    dpop_key: str | None = None,
 ) -> TokenRequest:
     auth_form, headers = client_auth(method, client_id, client_secret)
     form = dict(params)
@@ -97,7 +103,11 @@ def build_token_request(
     if bearer is not None:
         headers["Authorization"] = f"Bearer {bearer}"
     return TokenRequest(
-        url=url, form=form, headers=headers, client_assertion=method == "private_key_jwt"
+        url=url,
+        form=form,
+        headers=headers,
+        client_assertion=method == "private_key_jwt",
+        dpop_key=dpop_key,
     )
 
 
@@ -120,7 +130,9 @@ def parse_json_body(status: int, body: bytes, what: str) -> dict[str, Any]:
 NOT_AN_OAUTH_ERROR = "http_400"
 
 
-def parse_token_response(status: int, body: bytes, now: float) -> TokenSet:
+def parse_token_response(
+    status: int, body: bytes, now: float, *, dpop_key: str | None = None
+) -> TokenSet:
     """A ``TokenSet`` from a token endpoint answer; ``TokenEndpointError`` for an OAuth error
     (RFC 6749 5.2), ``ProviderError`` for anything else unusable."""
     if status >= 500 or status == 429:
@@ -142,12 +154,15 @@ def parse_token_response(status: int, body: bytes, now: float) -> TokenSet:
             error, description if isinstance(description, str) else None, status=status
         )
     tokens = token_set_from_json(data, now)
+    if dpop_key is not None and tokens.token_type.lower() == "dpop":
+        return replace(tokens, dpop_key=dpop_key)
+    # Asked for a bound token, a Bearer one may still come (RFC 9449 5): used as Bearer.
     # RFC 6749 7.1: a client must not use a token of a type it does not understand.
-    # DPoP-bound tokens would need proofs this client does not send.
+    # DPoP-bound tokens need proofs, sent only when DPoP is configured.
     if tokens.token_type.lower() != "bearer":
         raise ProviderError(
             f"the token endpoint issued a {tokens.token_type!r} token; only Bearer tokens "
-            "can be used (is the application registered for DPoP?)"
+            "can be used unless ThunderIDConfig.dpop is on"
         )
     return tokens
 
