@@ -51,6 +51,9 @@ CLIENT_API = {
     "config",
     "context_for_cookie",
     "context_for_session",
+    # The token source's DPoP side, for ThunderIDAuth (ctx.auth()).
+    "dpop_nonce_asked",
+    "dpop_proof",
     "end_user_sessions",
     "exchange_token",
     "get_access_token",

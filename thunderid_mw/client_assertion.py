@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 
-from authlib.oauth2.rfc7523 import private_key_jwt_sign  # type: ignore[import-untyped]
 from joserfc.errors import JoseError
 from joserfc.jwk import ECKey, OKPKey, RSAKey
 
@@ -36,6 +35,11 @@ class ClientAssertionSigner:
         return f"ClientAssertionSigner(client_id={self.client_id!r}, kid={self.key_id!r})"
 
     def sign(self, audience: str) -> str:
+        # authlib is imported by the apps that use private_key_jwt only (import time).
+        from authlib.oauth2.rfc7523 import (  # type: ignore[import-untyped]
+            private_key_jwt_sign,
+        )
+
         header = {"alg": self.alg, "typ": "JWT"}
         if self.key_id:
             header["kid"] = self.key_id
