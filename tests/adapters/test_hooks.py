@@ -142,7 +142,10 @@ def refuse_outsiders(event: SignInEvent) -> None:
         raise SignInRejected("Only example.com accounts may use this site.")
 
 
-def test_a_refused_user_gets_a_page_and_no_session_on_wsgi(thunderid: FakeThunderID) -> None:
+def test_a_refused_user_gets_a_page_and_no_session_on_wsgi(
+    thunderid: FakeThunderID, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="thunderid_mw")
     with wsgi_client(thunderid, Hooks(on_sign_in=refuse_outsiders)) as client:
         with pytest.raises(TestKitError, match=r"Only example\.com accounts") as refused:
             thunderid.sign_in(client, "eve", claims={"email": "eve@elsewhere.test"})
@@ -150,6 +153,8 @@ def test_a_refused_user_gets_a_page_and_no_session_on_wsgi(thunderid: FakeThunde
         assert client.get("/").json() == {"signed_in": False, "ended": None}
         thunderid.sign_in(client, "ada", claims={"email": "ada@example.com"})
         assert client.get("/").json()["signed_in"] is True
+    logged = [getattr(r, "event", "") for r in caplog.records]
+    assert logged.count("sign_in.rejected") == 1 and "sign_in.failed" not in logged
 
 
 async def test_a_refused_user_gets_a_page_and_no_session_on_asgi(thunderid: FakeThunderID) -> None:

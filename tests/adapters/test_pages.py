@@ -93,8 +93,11 @@ def begin(client: httpx.Client, return_to: str) -> dict[str, str]:
 
 
 def test_cancelling_at_the_provider_is_a_friendly_page_back_to_where_the_user_was(
-    thunderid: FakeThunderID, make_client: Callable[..., httpx.Client]
+    thunderid: FakeThunderID,
+    make_client: Callable[..., httpx.Client],
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    caplog.set_level(logging.INFO, logger="thunderid_mw")
     client = make_client()
     sent = begin(client, "/orders?id=7")
     page = client.get(
@@ -108,6 +111,8 @@ def test_cancelling_at_the_provider_is_a_friendly_page_back_to_where_the_user_wa
     ways = links(page.text)
     assert ways["Sign in again"] == "/sign-in?return_to=%2Forders%3Fid%3D7"
     assert ways["Back to the home page"] == "/"
+    failed = [r for r in caplog.records if getattr(r, "event", "") == "sign_in.failed"]
+    assert [r.levelno for r in failed] == [logging.INFO]  # the user's choice, not a fault
     again = client.get(ways["Sign in again"], headers=BROWSER, follow_redirects=False)
     assert again.status_code == 302  # off to the provider again, for /orders?id=7
 

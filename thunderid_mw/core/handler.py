@@ -25,7 +25,7 @@ from .cookies import (
     transaction_cookie_prefix,
 )
 from .effects import Flow, Now, RandomBytes
-from .env import ERROR, WARNING, FlowEnv
+from .env import ERROR, INFO, WARNING, FlowEnv
 from .errors import (
     ProviderError,
     RefreshUnavailable,
@@ -53,6 +53,8 @@ MAX_QUERY_FIELDS = 50
 HOST_REDIRECT_MARK = "origin_checked"
 # Sign-in failures the user cannot fix (the page offers no "sign in again").
 OPERATOR_FAULTS = frozenset({"client_rejected"})
+# Sign-in failures logged where they arose (sign_in.rejected, hook.failed, at ERROR).
+LOGGED_WHERE_RAISED = OPERATOR_FAULTS | {"sign_in_rejected", "sign_in_hook_failed"}
 
 
 class BadRequest(Exception):
@@ -254,10 +256,10 @@ def _callback(env: FlowEnv, request: RequestInfo) -> Flow[Response]:
     try:
         session_id, _ = yield from complete_sign_in(env, params, tx)
     except SignInError as exc:
-        if exc.code not in OPERATOR_FAULTS:  # those were logged at ERROR where they arose
-            yield env.log(
-                WARNING, f"sign-in failed ({exc.code}): {exc}", event=events.SIGN_IN_FAILED
-            )
+        if exc.code not in LOGGED_WHERE_RAISED:
+            # A user who cancels at the provider is no fault of anyone's.
+            level = INFO if exc.code == "sign_in_cancelled" else WARNING
+            yield env.log(level, f"sign-in failed ({exc.code}): {exc}", event=events.SIGN_IN_FAILED)
         return sign_in_failed(config, request, exc, cookies, tx.return_to if tx else None)
     assert tx is not None
     cookies.append(session_cookie(config, session_id))
