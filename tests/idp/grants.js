@@ -114,7 +114,7 @@ function accountSwitch(provider, supportedScopes) {
   };
 }
 
-export function registerGrants(provider, supportedScopes) {
+export function registerGrants(provider, supportedScopes, { withAccountSwitch = true } = {}) {
   provider.registerGrantType(
     TOKEN_EXCHANGE,
     tokenExchange(provider, supportedScopes),
@@ -122,6 +122,7 @@ export function registerGrants(provider, supportedScopes) {
       'actor_token', 'actor_token_type'],
     ['audience', 'resource'],
   );
+  if (!withAccountSwitch) return;
   provider.registerGrantType(
     ACCOUNT_SWITCH,
     accountSwitch(provider, supportedScopes),

@@ -8,7 +8,8 @@
 // Environment: PORT (0 = any free port; the issuer is printed on stdout as
 // `READY <issuer>`), TLS_CERT + TLS_KEY (PEM paths: serve HTTPS), ACCESS_TOKEN_TTL,
 // REFRESH_TOKEN_TTL (seconds), PKJWT_CLIENT_JWK (public JWK of the private_key_jwt client
-// `pkjwt-client`), DEBUG (verbose logs).
+// `pkjwt-client`), DEBUG (verbose logs), IDP_PROFILE (`default`, or `thunderid`: answer like
+// ThunderID's server, see thunderid.js).
 
 import './quiet.js';
 
@@ -27,6 +28,9 @@ import {
 } from './control.js';
 import { ACCOUNT_SWITCH, registerGrants, TOKEN_EXCHANGE } from './grants.js';
 import { esc, interactionRoutes, page } from './interactions.js';
+import {
+  IS_THUNDERID, patchIdTokens, renderPlainError, thunderidEndpoints, thunderidSigningKeys,
+} from './thunderid.js';
 
 const HOST = '127.0.0.1';
 
@@ -43,7 +47,8 @@ const ROUTES = {
 
 const SCOPES = ['openid', 'profile', 'email', 'offline_access', 'api:read', 'api:write'];
 
-const GRANT_TYPES = ['authorization_code', 'refresh_token', TOKEN_EXCHANGE, ACCOUNT_SWITCH];
+// ThunderID has no custom grants: its profile has no account_switch.
+const GRANT_TYPES = ['authorization_code', 'refresh_token', TOKEN_EXCHANGE, ...(IS_THUNDERID ? [] : [ACCOUNT_SWITCH])];
 const PLACEHOLDER_REDIRECT = 'http://127.0.0.1/callback';
 
 const CLIENTS = [
@@ -61,8 +66,10 @@ const CLIENTS = [
   // Any loopback URI is accepted (see allowLoopbackRedirects); these are placeholders.
   redirect_uris: [PLACEHOLDER_REDIRECT],
   post_logout_redirect_uris: [PLACEHOLDER_REDIRECT],
+  // ThunderID's sign-in ID tokens always carry auth_time.
+  ...(IS_THUNDERID ? { require_auth_time: true } : {}),
   // OpenID Connect Back-Channel Logout, when a test names the RP's endpoint.
-  ...(process.env.BACKCHANNEL_LOGOUT_URI && client.client_id === 'conf-client'
+  ...(process.env.BACKCHANNEL_LOGOUT_URI && !IS_THUNDERID && client.client_id === 'conf-client'
     ? { backchannel_logout_uri: process.env.BACKCHANNEL_LOGOUT_URI, backchannel_logout_session_required: true }
     : {}),
 }));
@@ -88,12 +95,12 @@ async function loadExistingGrant(ctx) {
 // seconds). One store sized for the tests and benchmarks instead.
 const STORE = new LRU({ maxSize: Number(process.env.IDP_STORE_SIZE || 1000000) });
 
-function configuration() {
+async function configuration() {
   return {
     adapter: (name) => new MemoryAdapter(name, STORE),
     clients: CLIENTS,
     findAccount,
-    jwks: signingKeys(),
+    jwks: IS_THUNDERID ? await thunderidSigningKeys() : signingKeys(),
     cookies: { keys: ['thunderid-mw-test-idp-cookie-key'] },
     routes: ROUTES,
     scopes: SCOPES,
@@ -117,7 +124,7 @@ function configuration() {
       // DPoP (RFC 9449): a request with a proof gets bound tokens; a nonce is always
       // required, so every DPoP client meets use_dpop_nonce first.
       dPoP: { enabled: true, nonceSecret: randomBytes(32), requireNonce: () => true },
-      backchannelLogout: { enabled: true },
+      backchannelLogout: { enabled: !IS_THUNDERID },
       userinfo: { enabled: true },
       resourceIndicators: { enabled: false },
       rpInitiatedLogout: {
@@ -163,6 +170,10 @@ function configuration() {
       },
     },
     async renderError(ctx, out) {
+      if (IS_THUNDERID) {
+        renderPlainError(ctx, out);
+        return;
+      }
       ctx.type = 'html';
       ctx.body = page('Error', Object.entries(out)
         .map(([key, value]) => `<p><strong>${esc(key)}</strong>: <span class="${esc(key)}">${esc(value)}</span></p>`)
@@ -216,9 +227,9 @@ async function main() {
   });
   const issuer = `${scheme}://${HOST}:${server.address().port}`;
 
-  const provider = new Provider(issuer, configuration());
+  const provider = new Provider(issuer, await configuration());
   allowLoopbackRedirects(provider);
-  registerGrants(provider, new Set(SCOPES));
+  registerGrants(provider, new Set(SCOPES), { withAccountSwitch: !IS_THUNDERID });
   provider.on('grant.error', onGrantError);
   provider.on('refresh_token.consumed', onRefreshTokenConsumed);
   provider.on('backchannel.error', (_ctx, err, clientId) => console.error('backchannel.error', clientId?.clientId, err.message, err.cause));
@@ -227,6 +238,10 @@ async function main() {
   }
   provider.use(adminApi('/__test__/'));
   provider.use(instrument({ ...ROUTES, discovery: '/.well-known/openid-configuration' }));
+  if (IS_THUNDERID) {
+    patchIdTokens(provider);
+    provider.use(thunderidEndpoints(provider, ROUTES, TOKEN_EXCHANGE));
+  }
   provider.use(interactionRoutes(provider));
 
   handlerRef.current = provider.callback();

@@ -5,6 +5,8 @@ Fixtures:
     idp_tls   (session)  a second IdP over HTTPS with a self-signed certificate (``ca_path``)
     idp_reset (function) ``idp``, with counters/failure modes reset before and after the test
                          and the access-token TTL restored afterwards
+    idp_thunderid (session) the IdP's ThunderID profile (IDP_PROFILE=thunderid, see
+                         tests/idp/thunderid.js) over HTTPS with a self-signed certificate
 """
 
 from __future__ import annotations
@@ -460,6 +462,19 @@ def idp_tls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[IdP]:
     workdir = tmp_path_factory.mktemp("idp_tls")
     cert, key = make_self_signed_cert(workdir)
     server = start_idp(workdir, env={"TLS_CERT": str(cert), "TLS_KEY": str(key)}, ca_path=str(cert))
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def idp_thunderid(tmp_path_factory: pytest.TempPathFactory) -> Iterator[IdP]:
+    """The IdP answering like ThunderID's server, over HTTPS (``ca_path`` is its cert)."""
+    workdir = tmp_path_factory.mktemp("idp_thunderid")
+    cert, key = make_self_signed_cert(workdir)
+    env = {"IDP_PROFILE": "thunderid", "TLS_CERT": str(cert), "TLS_KEY": str(key)}
+    server = start_idp(workdir, env=env, ca_path=str(cert))
     try:
         yield server
     finally:
