@@ -625,3 +625,32 @@ def test_a_refreshed_id_token_without_sign_in_claims_keeps_them(world: World, en
     assert (claims["name"], claims["email"]) == ("New", "new@example.test")
     assert claims["iat"] == int(world.now) and "nonce" not in claims
     assert world.logs == []
+
+
+def test_a_refreshed_id_token_cannot_change_the_sign_in_claims(world: World, env: FlowEnv) -> None:
+    """auth_time, acr and amr describe the sign-in (OIDC Core 12.2): a refreshed ID token
+    that sends other values does not rewrite them."""
+    signed_in = {"sub": "user-1", "auth_time": 1000, "acr": "mfa", "amr": ["pwd", "otp"]}
+    key, seen = start(world, env, claims=signed_in)
+    refreshed = mint_id_token(now=world.now, auth_time=5000, acr="basic", amr=["pwd"], name="N")
+    idp_rotates(world, id_token=refreshed)
+    claims = run_refresh(world, env, key, seen).loaded.record.claims  # type: ignore[union-attr]
+    assert (claims["auth_time"], claims["acr"], claims["amr"]) == (1000, "mfa", ["pwd", "otp"])
+    assert claims["name"] == "N"
+
+
+@pytest.mark.parametrize(
+    "wrong", [{"iss": "https://other.example"}, {"aud": "other-client"}, {"sub": "user-2"}]
+)
+def test_a_refreshed_id_token_for_another_issuer_audience_or_subject_is_ignored(
+    world: World, env: FlowEnv, wrong: dict[str, str]
+) -> None:
+    """OIDC Core 12.2: same iss, sub and aud as the sign-in's, else the claims stay."""
+    signed_in = {"sub": "user-1", "name": "Old", "auth_time": 1000}
+    key, seen = start(world, env, claims=signed_in)
+    idp_rotates(world, id_token=mint_id_token(now=world.now, name="Evil", **wrong))
+    result = run_refresh(world, env, key, seen)
+    assert result.loaded is not None
+    assert result.loaded.record.claims == signed_in
+    assert result.loaded.record.tokens.access_token == "at-new-1"  # the refresh stands
+    assert world.logs

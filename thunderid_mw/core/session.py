@@ -114,9 +114,17 @@ def user_claims(claims: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in claims.items() if k not in protocol}
 
 
+# Claims about the authentication event: only the sign-in can tell them.
+SIGN_IN_CLAIMS = ("auth_time", "acr", "amr")
+
+
 def refreshed_claims(signed_in: Mapping[str, Any], refreshed: Mapping[str, Any]) -> dict[str, Any]:
     """``ctx.user`` after a refresh: the refreshed ID token's claims win where present, and
     the rest is kept. A refreshed ID token may leave out what only the sign-in could say
     (ThunderID's has no ``auth_time``, ``acr`` or ``nonce``), and that stays true for the
-    whole session: ``auth_time``, ``acr`` and ``amr`` must survive every refresh."""
-    return {**signed_in, **user_claims(refreshed)}
+    whole session: ``auth_time``, ``acr`` and ``amr`` must survive every refresh. They describe
+    the sign-in itself (OIDC Core 12.2: auth_time is the original authentication's), so the
+    sign-in's values win even over a refreshed token that sends them again."""
+    merged = {**signed_in, **user_claims(refreshed)}
+    merged.update({name: signed_in[name] for name in SIGN_IN_CLAIMS if name in signed_in})
+    return merged
