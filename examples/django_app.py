@@ -1,12 +1,7 @@
 """A one-file Django project behind the middleware: ``application`` for a WSGI server,
 ``asgi_application`` for an ASGI one (the same views, sync and async, under either).
 
-    export THUNDERID_BASE_URL=https://localhost:8090       # your ThunderID
-    export THUNDERID_CLIENT_ID=... THUNDERID_CLIENT_SECRET=...
-    export THUNDERID_AFTER_SIGN_IN_URL=http://127.0.0.1:8000/callback
-    export THUNDERID_AFTER_SIGN_OUT_URL=http://127.0.0.1:8000/
-    export THUNDERID_SECRET=$(python -c 'import secrets; print(secrets.token_urlsafe(32))')
-    export PROFILE_API_URL=http://127.0.0.1:5001           # the protected API to call
+    # first the THUNDERID_* and PROFILE_API_URL settings of examples/README.md, then:
     gunicorn examples.django_app:application --bind 127.0.0.1:8000
     # or: uvicorn examples.django_app:asgi_application --port 8000
 
@@ -18,7 +13,6 @@ access token).
 from __future__ import annotations
 
 import os
-from html import escape
 
 import httpx
 from django.conf import settings
@@ -36,8 +30,8 @@ from django.core.wsgi import get_wsgi_application  # noqa: E402
 from django.http import HttpRequest, HttpResponse, JsonResponse  # noqa: E402
 from django.urls import path  # noqa: E402
 
+from examples.pages import home_page, profile_page  # noqa: E402
 from thunderid_mw import (  # noqa: E402
-    AuthContext,
     ThunderIDASGIMiddleware,
     ThunderIDConfig,
     ThunderIDWSGIMiddleware,
@@ -47,31 +41,13 @@ from thunderid_mw.integrations.django import get_auth, login_required  # noqa: E
 PROFILE_API_URL = os.environ.get("PROFILE_API_URL", "http://127.0.0.1:5001").rstrip("/")
 
 
-def sign_out_form(auth: AuthContext) -> str:
-    return (
-        f'<form id="sign-out" method="post" action="{escape(auth.sign_out_path)}">'
-        f'<input type="hidden" name="csrf_token" value="{escape(auth.sign_out_csrf_token or "")}">'
-        "<button>Sign out</button></form>"
-    )
-
-
 def home(request: HttpRequest) -> HttpResponse:
-    auth = get_auth(request)
-    if not auth.is_signed_in:
-        link = escape(auth.sign_in_path("/profile"))
-        return HttpResponse(f'<a id="sign-in" href="{link}">Sign in</a>')
-    name = escape(str(auth.user.get("name", auth.user.get("sub", ""))))
-    return HttpResponse(f"<p>Hello, {name}</p>{sign_out_form(auth)}")
+    return HttpResponse(home_page(get_auth(request)))
 
 
 @login_required
 def profile(request: HttpRequest) -> HttpResponse:
-    auth = get_auth(request)
-    rows = "".join(
-        f'<tr><th>{escape(k)}</th><td class="claim-{escape(k)}">{escape(str(v))}</td></tr>'
-        for k, v in sorted(auth.user.items())
-    )
-    return HttpResponse(f"<table>{rows}</table>{sign_out_form(auth)}")
+    return HttpResponse(profile_page(get_auth(request)))
 
 
 @login_required

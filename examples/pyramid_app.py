@@ -1,11 +1,6 @@
 """A Pyramid app with the package's security policy, behind ``ThunderIDWSGIMiddleware``.
 
-    export THUNDERID_BASE_URL=https://localhost:8090       # your ThunderID
-    export THUNDERID_CLIENT_ID=... THUNDERID_CLIENT_SECRET=...
-    export THUNDERID_AFTER_SIGN_IN_URL=http://127.0.0.1:8000/callback
-    export THUNDERID_AFTER_SIGN_OUT_URL=http://127.0.0.1:8000/
-    export THUNDERID_SECRET=$(python -c 'import secrets; print(secrets.token_urlsafe(32))')
-    export PROFILE_API_URL=http://127.0.0.1:5001           # the protected API to call
+    # first the THUNDERID_* and PROFILE_API_URL settings of examples/README.md, then:
     gunicorn examples.pyramid_app:application --bind 127.0.0.1:8000
 
 Pages: ``/`` (public: sign-in link or sign-out form), ``/profile`` (signed-in only: the
@@ -15,7 +10,6 @@ user's claims), ``/api/me`` (calls the protected API with the user's access toke
 from __future__ import annotations
 
 import os
-from html import escape
 from typing import Any
 
 import httpx
@@ -23,6 +17,7 @@ from pyramid.config import Configurator
 from pyramid.request import Request
 from pyramid.response import Response
 
+from examples.pages import home_page, profile_page
 from thunderid_mw import AuthContext, ThunderIDConfig, ThunderIDWSGIMiddleware
 from thunderid_mw.integrations import Requirement
 from thunderid_mw.integrations.pyramid import get_auth
@@ -31,30 +26,13 @@ PROFILE_API_URL = os.environ.get("PROFILE_API_URL", "http://127.0.0.1:5001").rst
 SIGNED_IN = Requirement.of()  # a permission every signed-in user has
 
 
-def sign_out_form(auth: AuthContext) -> str:
-    return (
-        f'<form id="sign-out" method="post" action="{escape(auth.sign_out_path)}">'
-        f'<input type="hidden" name="csrf_token" value="{escape(auth.sign_out_csrf_token or "")}">'
-        "<button>Sign out</button></form>"
-    )
-
-
 def home(request: Request) -> Response:
-    auth = get_auth(request)
-    if not auth.is_signed_in:
-        link = escape(auth.sign_in_path("/profile"))
-        return Response(f'<a id="sign-in" href="{link}">Sign in</a>')
-    name = escape(str(auth.user.get("name", auth.user.get("sub", ""))))
-    return Response(f"<p>Hello, {name}</p>{sign_out_form(auth)}")
+    return Response(home_page(get_auth(request)))
 
 
 def profile(request: Request) -> Response:
     auth: AuthContext = request.identity  # the policy's identity: the signed-in context
-    rows = "".join(
-        f'<tr><th>{escape(k)}</th><td class="claim-{escape(k)}">{escape(str(v))}</td></tr>'
-        for k, v in sorted(auth.user.items())
-    )
-    return Response(f"<table>{rows}</table>{sign_out_form(auth)}")
+    return Response(profile_page(auth))
 
 
 def api_me(request: Request) -> Any:

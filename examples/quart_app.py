@@ -1,12 +1,7 @@
-"""A Quart app behind ``ThunderIDASGIMiddleware``.
+"""A Quart app behind ``ThunderIDASGIMiddleware``, served by Hypercorn (Quart's own server).
 
-    export THUNDERID_BASE_URL=https://localhost:8090       # your ThunderID
-    export THUNDERID_CLIENT_ID=... THUNDERID_CLIENT_SECRET=...
-    export THUNDERID_AFTER_SIGN_IN_URL=http://127.0.0.1:8000/callback
-    export THUNDERID_AFTER_SIGN_OUT_URL=http://127.0.0.1:8000/
-    export THUNDERID_SECRET=$(python -c 'import secrets; print(secrets.token_urlsafe(32))')
-    export PROFILE_API_URL=http://127.0.0.1:5001           # the protected API to call
-    uvicorn examples.quart_app:app --port 8000
+    # first the THUNDERID_* and PROFILE_API_URL settings of examples/README.md, then:
+    hypercorn examples.quart_app:app --bind 127.0.0.1:8000
 
 Pages: ``/`` (public: sign-in link or sign-out form), ``/profile`` (signed-in only: the
 user's claims), ``/api/me`` (calls the protected API with the user's access token).
@@ -15,13 +10,13 @@ user's claims), ``/api/me`` (calls the protected API with the user's access toke
 from __future__ import annotations
 
 import os
-from html import escape
 from typing import Any
 
 import httpx
 from quart import Quart
 
-from thunderid_mw import AuthContext, ThunderIDASGIMiddleware, ThunderIDConfig
+from examples.pages import home_page, profile_page
+from thunderid_mw import ThunderIDASGIMiddleware, ThunderIDConfig
 from thunderid_mw.integrations.quart import current_auth, login_required
 
 PROFILE_API_URL = os.environ.get("PROFILE_API_URL", "http://127.0.0.1:5001").rstrip("/")
@@ -30,32 +25,15 @@ app = Quart(__name__)
 app.asgi_app = ThunderIDASGIMiddleware(app.asgi_app, ThunderIDConfig.from_env())  # type: ignore[method-assign]
 
 
-def sign_out_form(auth: AuthContext) -> str:
-    return (
-        f'<form id="sign-out" method="post" action="{escape(auth.sign_out_path)}">'
-        f'<input type="hidden" name="csrf_token" value="{escape(auth.sign_out_csrf_token or "")}">'
-        "<button>Sign out</button></form>"
-    )
-
-
 @app.get("/")
 async def home() -> str:
-    auth = current_auth()
-    if not auth.is_signed_in:
-        return f'<a id="sign-in" href="{escape(auth.sign_in_path("/profile"))}">Sign in</a>'
-    name = escape(str(auth.user.get("name", auth.user.get("sub", ""))))
-    return f"<p>Hello, {name}</p>{sign_out_form(auth)}"
+    return home_page(current_auth())
 
 
 @app.get("/profile")
 @login_required
 async def profile() -> str:
-    auth = current_auth()
-    rows = "".join(
-        f'<tr><th>{escape(k)}</th><td class="claim-{escape(k)}">{escape(str(v))}</td></tr>'
-        for k, v in sorted(auth.user.items())
-    )
-    return f"<table>{rows}</table>{sign_out_form(auth)}"
+    return profile_page(current_auth())
 
 
 @app.get("/api/me")

@@ -1,11 +1,6 @@
 """A Sanic app on Sanic's own server, with the ``ThunderID`` extension.
 
-    export THUNDERID_BASE_URL=https://localhost:8090       # your ThunderID
-    export THUNDERID_CLIENT_ID=... THUNDERID_CLIENT_SECRET=...
-    export THUNDERID_AFTER_SIGN_IN_URL=http://127.0.0.1:8000/callback
-    export THUNDERID_AFTER_SIGN_OUT_URL=http://127.0.0.1:8000/
-    export THUNDERID_SECRET=$(python -c 'import secrets; print(secrets.token_urlsafe(32))')
-    export PROFILE_API_URL=http://127.0.0.1:5001           # the protected API to call
+    # first the THUNDERID_* and PROFILE_API_URL settings of examples/README.md, then:
     sanic examples.sanic_app:app --port 8000
 
 Pages: ``/`` (public: sign-in link or sign-out form), ``/profile`` (signed-in only: the
@@ -15,13 +10,13 @@ user's claims), ``/api/me`` (calls the protected API with the user's access toke
 from __future__ import annotations
 
 import os
-from html import escape
 
 import httpx
 from sanic import HTTPResponse, Request, Sanic
 from sanic.response import html, json
 
-from thunderid_mw import AuthContext, ThunderIDConfig
+from examples.pages import home_page, profile_page
+from thunderid_mw import ThunderIDConfig
 from thunderid_mw.integrations.sanic import ThunderID, get_auth, login_required
 
 PROFILE_API_URL = os.environ.get("PROFILE_API_URL", "http://127.0.0.1:5001").rstrip("/")
@@ -30,32 +25,15 @@ app = Sanic("thunderid_example")
 ThunderID(app, ThunderIDConfig.from_env())
 
 
-def sign_out_form(auth: AuthContext) -> str:
-    return (
-        f'<form id="sign-out" method="post" action="{escape(auth.sign_out_path)}">'
-        f'<input type="hidden" name="csrf_token" value="{escape(auth.sign_out_csrf_token or "")}">'
-        "<button>Sign out</button></form>"
-    )
-
-
 @app.get("/")
 async def home(request: Request) -> HTTPResponse:
-    auth = get_auth(request)
-    if not auth.is_signed_in:
-        return html(f'<a id="sign-in" href="{escape(auth.sign_in_path("/profile"))}">Sign in</a>')
-    name = escape(str(auth.user.get("name", auth.user.get("sub", ""))))
-    return html(f"<p>Hello, {name}</p>{sign_out_form(auth)}")
+    return html(home_page(get_auth(request)))
 
 
 @app.get("/profile")
 @login_required
 async def profile(request: Request) -> HTTPResponse:
-    auth = get_auth(request)
-    rows = "".join(
-        f'<tr><th>{escape(k)}</th><td class="claim-{escape(k)}">{escape(str(v))}</td></tr>'
-        for k, v in sorted(auth.user.items())
-    )
-    return html(f"<table>{rows}</table>{sign_out_form(auth)}")
+    return html(profile_page(get_auth(request)))
 
 
 @app.get("/api/me")

@@ -1,11 +1,6 @@
 """A Starlette app behind ``ThunderIDASGIMiddleware``.
 
-    export THUNDERID_BASE_URL=https://localhost:8090       # your ThunderID
-    export THUNDERID_CLIENT_ID=... THUNDERID_CLIENT_SECRET=...
-    export THUNDERID_AFTER_SIGN_IN_URL=http://127.0.0.1:8000/callback
-    export THUNDERID_AFTER_SIGN_OUT_URL=http://127.0.0.1:8000/
-    export THUNDERID_SECRET=$(python -c 'import secrets; print(secrets.token_urlsafe(32))')
-    export PROFILE_API_URL=http://127.0.0.1:5001           # the protected API to call
+    # first the THUNDERID_* and PROFILE_API_URL settings of examples/README.md, then:
     uvicorn examples.starlette_app:app --port 8000
 
 Pages: ``/`` (public: sign-in link or sign-out form), ``/profile`` (signed-in only: the
@@ -15,7 +10,6 @@ user's claims), ``/api/me`` (calls the protected API with the user's access toke
 from __future__ import annotations
 
 import os
-from html import escape
 
 import httpx
 from starlette.applications import Starlette
@@ -24,7 +18,8 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse
 from starlette.routing import Route
 
-from thunderid_mw import AuthContext, ThunderIDASGIMiddleware, ThunderIDConfig
+from examples.pages import home_page, profile_page
+from thunderid_mw import ThunderIDASGIMiddleware, ThunderIDConfig
 from thunderid_mw.integrations.starlette import (
     AuthRefused,
     auth_refused_handler,
@@ -35,30 +30,13 @@ from thunderid_mw.integrations.starlette import (
 PROFILE_API_URL = os.environ.get("PROFILE_API_URL", "http://127.0.0.1:5001").rstrip("/")
 
 
-def sign_out_form(auth: AuthContext) -> str:
-    return (
-        f'<form id="sign-out" method="post" action="{escape(auth.sign_out_path)}">'
-        f'<input type="hidden" name="csrf_token" value="{escape(auth.sign_out_csrf_token or "")}">'
-        "<button>Sign out</button></form>"
-    )
-
-
 async def home(request: Request) -> HTMLResponse:
-    auth = get_auth(request)
-    if not auth.is_signed_in:
-        link = escape(auth.sign_in_path("/profile"))
-        return HTMLResponse(f'<a id="sign-in" href="{link}">Sign in</a>')
-    name = escape(str(auth.user.get("name", auth.user.get("sub", ""))))
-    return HTMLResponse(f"<p>Hello, {name}</p>{sign_out_form(auth)}")
+    return HTMLResponse(home_page(get_auth(request)))
 
 
 async def profile(request: Request) -> HTMLResponse:
-    auth = require_auth(request)  # signed out: redirect to sign in (browser) or 401
-    rows = "".join(
-        f'<tr><th>{escape(k)}</th><td class="claim-{escape(k)}">{escape(str(v))}</td></tr>'
-        for k, v in sorted(auth.user.items())
-    )
-    return HTMLResponse(f"<table>{rows}</table>{sign_out_form(auth)}")
+    # require_auth: signed out, a browser is sent to sign in and back, code gets 401.
+    return HTMLResponse(profile_page(require_auth(request)))
 
 
 async def api_me(request: Request) -> JSONResponse:

@@ -1,7 +1,8 @@
-"""The framework examples, each under the server it names in its docstring (Litestar,
-Quart and Starlette under uvicorn; Falcon, Bottle and Pyramid under gunicorn; Django under
-both; Sanic on its own server): public page, protected page with the user's claims, a
-protected API called with the user's token, sign-in and sign-out, against the test IdP."""
+"""The framework examples, each under the server it names in its docstring (Litestar
+and Starlette under uvicorn, Quart under Hypercorn; Falcon, Bottle and Pyramid under
+gunicorn; Django under both; Sanic on its own server): public page, protected page with
+the user's claims, a protected API called with the user's token, sign-in and sign-out,
+against the test IdP."""
 
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ FETCH = {"Accept": "application/json", "Sec-Fetch-Mode": "cors"}
 EXAMPLES = {
     "litestar": ("uvicorn", "examples.litestar_app:app"),
     "sanic": ("sanic", "examples.sanic_app:app"),
-    "quart": ("uvicorn", "examples.quart_app:app"),
+    "quart": ("hypercorn", "examples.quart_app:app"),
     "starlette": ("uvicorn", "examples.starlette_app:app"),
     "falcon": ("gunicorn", "examples.falcon_app:application"),
     "bottle": ("gunicorn", "examples.bottle_app:application"),
