@@ -3,7 +3,7 @@
 Endpoints (``/private`` and ``/api/`` are protected by the middleware):
     /public          200 text, signed in or not
     /private         200 text with the user's sub
-    /api/whoami      200 JSON: sub, a hash of the access token, expires_at, ended_reason
+    /api/whoami      200 JSON: sub, auth_time, a hash of the access token, expires_at, pid
     /api/token       200 JSON: the access token itself (tests compare tokens across requests)
     /links           200 JSON: the context's sign-in and sign-out paths (mount prefixes)
     /private/named   200 text; path_requirements: the claim name = "Alice Liddell"
@@ -53,6 +53,7 @@ def answer(path: str, ctx: AuthContext) -> tuple[int, str, bytes]:
                 {
                     "signed_in": ctx.is_signed_in,
                     "sub": ctx.user.get("sub"),
+                    "auth_time": ctx.user.get("auth_time"),
                     "token_sha": hashlib.sha256((ctx.access_token or "").encode()).hexdigest()[:16],
                     "expires_at": ctx.expires_at,
                     "pid": os.getpid(),

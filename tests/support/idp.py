@@ -490,6 +490,7 @@ def introspect(idp: IdP, token: str) -> dict[str, Any]:
         idp.metadata["introspection_endpoint"],
         data={"token": token},
         auth=(idp.conf_client_id, idp.conf_client_secret),
+        verify=idp.verify,
         timeout=10,
     )
     response.raise_for_status()
@@ -502,6 +503,7 @@ def userinfo_status(idp: IdP, token: str) -> int:
     response = httpx.get(
         idp.metadata["userinfo_endpoint"],
         headers={"Authorization": f"Bearer {token}"},
+        verify=idp.verify,
         timeout=10,
     )
     return response.status_code

@@ -229,6 +229,8 @@ def client_config(idp: IdP, **changes: Any) -> ThunderIDConfig:
         "store": MemoryStore(),
         "refresh_leeway": 0,
     }
+    if idp.ca_path:
+        values["ca_bundle"] = idp.ca_path
     values.update(changes)
     return ThunderIDConfig(**values)
 
@@ -243,7 +245,7 @@ def client_sign_in(
 ) -> None:
     """Node SDK style: sign-in URL, the user logs in at the IdP, ``sign_in`` with the code."""
     url = client.get_sign_in_url(session_id)
-    with httpx.Client(timeout=10) as browser:
+    with httpx.Client(timeout=10, verify=idp.verify) as browser:
         params = _callback_params(idp.login(browser, url, username))
     ctx = client.sign_in(session_id, params["code"], params["state"], iss=params.get("iss"))
     assert ctx.is_signed_in
@@ -255,7 +257,7 @@ async def aclient_sign_in(
     url = await client.get_sign_in_url(session_id)
 
     def login() -> str:
-        with httpx.Client(timeout=10) as browser:
+        with httpx.Client(timeout=10, verify=idp.verify) as browser:
             return idp.login(browser, url, username)
 
     params = _callback_params(await asyncio.to_thread(login))
