@@ -20,4 +20,4 @@ test: setup lint docs
 	$(PY) -m pytest -q -n 2 --dist loadfile
 
 demo: setup
-	$(PY) examples/run_demo.py
+	$(PY) examples/run_demo.py $(if $(PROFILE),--profile $(PROFILE))

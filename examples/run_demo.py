@@ -4,10 +4,12 @@
     .venv/bin/python examples/run_demo.py --asgi          # the FastAPI example instead
     .venv/bin/python examples/run_demo.py --check         # one scripted sign-in/out, exit 0/1
     .venv/bin/python examples/run_demo.py --provider-only # the provider (and API) for YOUR app
+    make demo PROFILE=thunderid                 # the provider answers like ThunderID (HTTPS)
 
 It starts three processes, all on 127.0.0.1:
   1. the test identity provider (tests/idp/server.js, the certified `oidc-provider`
-     package standing in for ThunderID) on a free port;
+     package standing in for ThunderID) on a free port; with --profile thunderid its
+     ThunderID profile (tests/idp/thunderid.js) over HTTPS with a self-signed certificate;
   2. a protected API (tests/support/protected_api.py) that checks access tokens by
      introspection at that provider;
   3. examples/flask_app.py under gunicorn with 2 workers (or, with --asgi,
@@ -76,9 +78,12 @@ def port_is_free(port: int) -> bool:
 
 
 class Demo:
-    def __init__(self, workdir: Path):
+    def __init__(self, workdir: Path, profile: str = "default"):
         self.workdir = workdir
+        self.profile = profile
         self.children: list[Child] = []
+        # ThunderID serves HTTPS with a self-signed certificate: so does its profile.
+        self.ca_bundle: str | None = None
 
     def spawn(self, name: str, cmd: list[str], env: dict[str, str], cwd: Path) -> Child:
         log = self.workdir / f"{name}.log"
@@ -113,7 +118,14 @@ class Demo:
         node = shutil.which("node")
         if node is None or not (IDP_DIR / "node_modules" / "oidc-provider").is_dir():
             raise DemoError("the test IdP is not installed: run `make setup` first")
-        env = {"PORT": str(port)}
+        env = {"PORT": str(port), "IDP_PROFILE": self.profile}
+        if self.profile == "thunderid":
+            sys.path.insert(0, str(REPO_ROOT))
+            from tests.support.idp import make_self_signed_cert
+
+            cert, key = make_self_signed_cert(self.workdir)
+            env.update(TLS_CERT=str(cert), TLS_KEY=str(key))
+            self.ca_bundle = str(cert)
         child = self.spawn("idp", [node, str(IDP_DIR / "server.js")], env, IDP_DIR)
 
         def issuer() -> str | None:
@@ -125,7 +137,7 @@ class Demo:
     def start_api(self, issuer: str) -> str:
         port = free_port()
         server = UVICORN.format(app="tests.support.protected_api:app", port=port)
-        env = {"PROTECTED_API_ISSUER": issuer}
+        env = {"PROTECTED_API_ISSUER": issuer, **self._ca("PROTECTED_API_CA_BUNDLE")}
         child = self.spawn("protected-api", [sys.executable, "-m", *server.split()], env, REPO_ROOT)
         url = f"http://127.0.0.1:{port}"
         self.wait_until(child, lambda: _answers(url + "/health"))
@@ -142,6 +154,7 @@ class Demo:
             "THUNDERID_SECRET": secrets.token_urlsafe(32),
             "THUNDERID_STORE": f"sqlite:///{self.workdir / 'sessions.sqlite3'}",
             "PROFILE_API_URL": api_url,
+            **self._ca("THUNDERID_CA_BUNDLE"),
         }
         if asgi:
             server = UVICORN.format(app="examples.fastapi_app:app", port=port)
@@ -151,6 +164,9 @@ class Demo:
         child = self.spawn("app", cmd, env, REPO_ROOT)
         self.wait_until(child, lambda: _answers(url + "/"))
         return url
+
+    def _ca(self, variable: str) -> dict[str, str]:
+        return {variable: self.ca_bundle} if self.ca_bundle else {}
 
     def dead_child(self) -> Child | None:
         return next((c for c in self.children if c.process.poll() is not None), None)
@@ -177,14 +193,20 @@ def _answers(url: str) -> bool:
 # -- --check: one scripted sign-in and sign-out ------------------------------------------------
 
 
-def check(app_url: str, issuer: str, idp_process: subprocess.Popen[bytes], log: Path) -> None:
+def check(
+    app_url: str,
+    issuer: str,
+    idp_process: subprocess.Popen[bytes],
+    log: Path,
+    ca_bundle: str | None = None,
+) -> None:
     """Sign in as alice through the provider's login form, load the pages that call the
     API, sign out with the page's button; raise DemoError on anything unexpected."""
     sys.path.insert(0, str(REPO_ROOT))
     from tests.support.idp import IdP  # drives the provider's HTML forms like a browser
 
-    idp = IdP(issuer=issuer, process=idp_process, log_path=log)
-    browser = httpx.Client(timeout=15.0)
+    idp = IdP(issuer=issuer, process=idp_process, log_path=log, ca_path=ca_bundle)
+    browser = httpx.Client(timeout=15.0, verify=idp.verify)
     app = httpx.Client(base_url=app_url, timeout=15.0)
     html = {"Accept": "text/html"}
 
@@ -208,17 +230,17 @@ def check(app_url: str, issuer: str, idp_process: subprocess.Popen[bytes], log: 
         csrf = re.search(r'name="csrf_token" value="([^"]+)"', profile.text)
         expect(csrf is not None, "sign-out button")
         assert csrf is not None
-        before = httpx.get(issuer + "/__test__/counts").json()["revocations"]
+        before = httpx.get(issuer + "/__test__/counts", verify=idp.verify).json()["revocations"]
         out = app.post("/sign-out", data={"csrf_token": csrf.group(1)})
         expect(out.status_code == 303, "sign-out redirects to the provider")
-        after = httpx.get(issuer + "/__test__/counts").json()["revocations"]
+        after = httpx.get(issuer + "/__test__/counts", verify=idp.verify).json()["revocations"]
         expect(after > before, "sign-out revoked the tokens")
         final = idp.logout(browser, out.headers["location"])
         expect(final == app_url + "/", "the provider sends the user back")
         expect('id="sign-in"' in app.get("/", headers=html).text, "signed out again")
 
 
-def print_settings(issuer: str, api_url: str, app_url: str) -> None:
+def print_settings(issuer: str, api_url: str, app_url: str, ca_bundle: str | None) -> None:
     """The settings of an app at ``app_url`` signing in with the provider, as shell lines
     (the provider accepts any loopback redirect URI for its test clients)."""
     settings = {
@@ -229,6 +251,7 @@ def print_settings(issuer: str, api_url: str, app_url: str) -> None:
         "THUNDERID_AFTER_SIGN_OUT_URL": app_url + "/",
         "THUNDERID_SECRET": secrets.token_urlsafe(32),
         "PROFILE_API_URL": api_url,
+        **({"THUNDERID_CA_BUNDLE": ca_bundle} if ca_bundle else {}),
     }
     print("\n  For your app (paste into its shell):\n")
     for name, value in settings.items():
@@ -262,6 +285,13 @@ def main(argv: list[str] | None = None) -> int:
         help="with --provider-only: your app's address (default http://127.0.0.1:8000)",
     )
     parser.add_argument(
+        "--profile",
+        choices=["default", "thunderid"],
+        default="default",
+        help="thunderid: the provider answers like ThunderID's server, over HTTPS "
+        "(make demo PROFILE=thunderid)",
+    )
+    parser.add_argument(
         "--idp-port", type=int, default=0, help="the provider's port (default: any free one)"
     )
     args = parser.parse_args(argv)
@@ -276,12 +306,12 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGINT, _interrupt)
     signal.signal(signal.SIGTERM, _interrupt)
     workdir = Path(tempfile.mkdtemp(prefix="thunderid-demo-"))
-    demo = Demo(workdir)
+    demo = Demo(workdir, args.profile)
     try:
         issuer = demo.start_idp(args.idp_port)
         api_url = demo.start_api(issuer)
         if args.provider_only:
-            print_settings(issuer, api_url, args.app_url.rstrip("/"))
+            print_settings(issuer, api_url, args.app_url.rstrip("/"), demo.ca_bundle)
             print(f"  Test users:  alice / {USERS['alice']}    bob / {USERS['bob']}")
             print("  Press Ctrl-C to stop.", flush=True)
             while (dead := demo.dead_child()) is None:
@@ -294,7 +324,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  Identity provider:  {issuer}   Protected API:  {api_url}")
         print(f"  Logs:  {workdir}\n", flush=True)
         if args.check:
-            check(app_url, issuer, demo.children[0].process, demo.children[0].log)
+            idp = demo.children[0]
+            check(app_url, issuer, idp.process, idp.log, demo.ca_bundle)
             print("\ndemo check passed")
             return 0
         print("  Press Ctrl-C to stop.", flush=True)

@@ -15,7 +15,11 @@ from tests.support.idp import IdP
 from tests.support.servers import REPO_ROOT, free_port, sign_in, start_server
 
 
-@pytest.mark.parametrize("flags", [[], ["--asgi"]], ids=["flask-gunicorn", "fastapi-uvicorn"])
+@pytest.mark.parametrize(
+    "flags",
+    [[], ["--asgi"], ["--profile", "thunderid"]],
+    ids=["flask-gunicorn", "fastapi-uvicorn", "thunderid-profile"],
+)
 def test_demo_check_passes(flags: list[str]) -> None:
     result = subprocess.run(
         [sys.executable, "examples/run_demo.py", "--check", "--port", "0", *flags],
