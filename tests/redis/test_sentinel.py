@@ -1,19 +1,29 @@
 """RedisStore behind Redis Sentinel (a primary, a replica and a Sentinel from Debian's
 redis-server on loopback ports), reached with a ``redis+sentinel://`` URL: the store
-protocol, sync and async, and a failover of the primary — after it the store finds the new
-primary by itself, and what was written before is still there."""
+protocol, sync and async; a failover of the primary while a refresh storm from two
+middleware instances is in flight (no 500, one refresh grant per expiry); and a failover
+after which the store finds the new primary by itself, with what was written before."""
 
 from __future__ import annotations
 
 import subprocess
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 import redis
 
+from tests.support.docs import APP, BROWSER
+from tests.support.mock_provider import ISSUER, MockProvider
 from tests.support.redis_server import _find_binary, _free_port
+from tests.support.servers import TEST_SECRET
+from thunderid_mw import ThunderIDClient, ThunderIDConfig, ThunderIDWSGIMiddleware
+from thunderid_mw.context import CONTEXT_KEY
 from thunderid_mw.core.errors import ConfigError, StoreUnavailable
 from thunderid_mw.stores import RedisStore, store_from_url
 
@@ -46,6 +56,15 @@ def _wait(ready: object, what: str) -> None:
         time.sleep(0.2)
 
 
+def _node_dir(workdir: Path, port: int) -> Path:
+    """A server's own directory: a full resync writes an RDB file there even with
+    ``--save ""``, and a server loads the one it finds at start (not the current
+    directory's, which a previous run may have left)."""
+    node = workdir / str(port)
+    node.mkdir()
+    return node
+
+
 @pytest.fixture(scope="module")
 def sentinel(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SentinelSetUp]:
     binary = _find_binary()
@@ -62,9 +81,22 @@ def sentinel(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SentinelSetUp
         f"sentinel failover-timeout {SERVICE} 5000\n"
     )
     processes = [
-        subprocess.Popen([binary, "--port", str(primary), *common], stdout=subprocess.DEVNULL),
         subprocess.Popen(
-            [binary, "--port", str(replica), *common, "--replicaof", "127.0.0.1", str(primary)],
+            [binary, "--port", str(primary), *common, "--dir", str(_node_dir(workdir, primary))],
+            stdout=subprocess.DEVNULL,
+        ),
+        subprocess.Popen(
+            [
+                binary,
+                "--port",
+                str(replica),
+                *common,
+                "--dir",
+                str(_node_dir(workdir, replica)),
+                "--replicaof",
+                "127.0.0.1",
+                str(primary),
+            ],
             stdout=subprocess.DEVNULL,
         ),
         subprocess.Popen([binary, str(conf), "--sentinel"], stdout=subprocess.DEVNULL),
@@ -113,6 +145,100 @@ async def test_the_async_store_protocol_behind_sentinel(sentinel: SentinelSetUp)
     finally:
         await store.aclose()
         store.close()
+
+
+def _hosts(provider: MockProvider, store_url: str) -> list[httpx.Client]:
+    """Two middleware instances ("hosts") on one store, answering with the access token."""
+    config = ThunderIDConfig(
+        base_url=ISSUER,
+        client_id="app",
+        client_secret="app-secret",
+        after_sign_in_url=APP + "/callback",
+        secret=TEST_SECRET,
+        store=store_url,
+        protected_paths=("/private",),
+        refresh_leeway=0,
+    )
+
+    def inner(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [str(environ[CONTEXT_KEY].access_token).encode()]
+
+    made = []
+    for _ in range(2):
+        client = ThunderIDClient(config, http=httpx.Client(transport=provider.transport()))
+        app = ThunderIDWSGIMiddleware(inner, client)
+        made.append(httpx.Client(transport=httpx.WSGITransport(app=app), base_url=APP))
+    return made
+
+
+def _storm(
+    hosts: list[httpx.Client], cookie: dict[str, str], during: Callable[[], None]
+) -> list[httpx.Response]:
+    answers: list[httpx.Response] = []
+    cookie_header = "; ".join(f"{name}={value}" for name, value in cookie.items())
+
+    def request(http: httpx.Client) -> None:
+        answers.append(http.get("/private", headers={**BROWSER, "Cookie": cookie_header}))
+
+    threads = [threading.Thread(target=request, args=(h,)) for h in hosts * 10]
+    for thread in threads:
+        thread.start()
+    during()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert len(answers) == len(threads)
+    return answers
+
+
+def test_a_failover_during_a_refresh_storm(sentinel: SentinelSetUp) -> None:
+    """A session's token expires; 20 requests from two hosts at once while the Sentinel
+    fails the primary over to the replica. No request gets a 500 (a request that meets the
+    switch may get a 503), the provider sees one refresh, the session is served by the new
+    primary, and its next expiry costs one grant again."""
+    provider = MockProvider("app", "app-secret", access_token_ttl=2)
+    first, second = _hosts(provider, sentinel.url + "?prefix=storm:")
+    started = first.get("/sign-in", params={"return_to": "/private"})
+    done = first.get(provider.authorize(started.headers["location"])[len(APP) :])
+    assert done.status_code == 302, done.text
+    cookie = dict(first.cookies)
+    before = first.get("/private", headers=BROWSER).text
+    old_primary = sentinel.primary_port()
+    time.sleep(2.1)  # the access token expires
+
+    def failover() -> None:
+        # Until the Sentinel has judged the replica fit, it answers NOGOODSLAVE: ask again.
+        _wait(
+            lambda: redis.Redis(port=sentinel.sentinel_port).execute_command(
+                "SENTINEL", "FAILOVER", SERVICE
+            ),
+            "the Sentinel to accept the failover",
+        )
+
+    answers = _storm([first, second], cookie, failover)
+    assert {a.status_code for a in answers} <= {200, 503}, [a.status_code for a in answers]
+    _wait(lambda: sentinel.primary_port() != old_primary, "the failover")
+    _wait(
+        lambda: redis.Redis(port=sentinel.primary_port()).info("replication")["role"] == "master",
+        "the new primary to take over",
+    )
+    _wait(
+        lambda: first.get("/private", headers=BROWSER).status_code == 200,
+        "a 200 after the failover",
+    )
+    after = first.get("/private", headers=BROWSER)
+    assert after.status_code == 200 and after.text != before  # signed in, refreshed token
+    assert provider.calls["/token"] == 2  # the code exchange and exactly one refresh
+
+    # The refreshed token expires too: a storm on the new primary refreshes once more. A
+    # refresh saved on the old primary in the instant after the promotion is lost (the
+    # documented window): then the one refresh presents the previous refresh token, the
+    # provider refuses it and every request is sent to sign in; either way one grant.
+    time.sleep(2.1)
+    answers = _storm([first, second], cookie, lambda: None)
+    statuses = {a.status_code for a in answers}
+    assert statuses in ({200}, {302}), [a.status_code for a in answers]
+    assert provider.calls["/token"] == 3
 
 
 def test_after_a_failover_the_store_finds_the_new_primary(sentinel: SentinelSetUp) -> None:
