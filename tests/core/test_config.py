@@ -79,6 +79,7 @@ def test_required_fields(missing: str) -> None:
         ({"websocket_recheck_interval": 0}, "websocket_recheck_interval"),
         ({"ended_session_memory": -1}, "ended_session_memory"),
         ({"refresh_retry_interval": -0.5}, "refresh_retry_interval"),
+        ({"end_session_hint": "id_token"}, "end_session_hint must be one of both"),
         ({"idle_timeout": True}, "idle_timeout must be a number"),
         ({"idle_timeout": "600"}, "idle_timeout must be a number"),
         # The callback route would be the home page.

@@ -39,6 +39,7 @@ def test_the_new_variables_reach_the_config() -> None:
             "THUNDERID_TOKEN_ENDPOINT_AUTH_METHOD": "client_secret_post",
             "THUNDERID_EXTRA_AUTHORIZE_PARAMS": "prompt=login&max_age=0",
             "THUNDERID_BACKCHANNEL_LOGOUT_PATH": "off",
+            "THUNDERID_END_SESSION_HINT": "client_id",
             "THUNDERID_CLOCK_SKEW": "30",
             "THUNDERID_ENCRYPT_TOKENS": "0",
             "THUNDERID_ENDED_SESSION_MEMORY": "120",
@@ -54,6 +55,7 @@ def test_the_new_variables_reach_the_config() -> None:
     assert config.token_endpoint_auth_method == "client_secret_post"
     assert dict(config.extra_authorize_params) == {"prompt": "login", "max_age": "0"}
     assert config.backchannel_logout_path is None
+    assert config.end_session_hint == "client_id"
     assert (config.clock_skew, config.encrypt_tokens) == (30, False)
     assert (config.ended_session_memory, config.max_sign_ins_in_progress) == (120.0, 3)
     cookie = config.session_cookie
@@ -86,6 +88,7 @@ def test_known_variables_and_other_prefixes_give_no_warning() -> None:
     ("name", "value", "message"),
     [
         ("THUNDERID_TOKEN_ENDPOINT_AUTH_METHOD", "client_secret_jwt", "must be one of"),
+        ("THUNDERID_END_SESSION_HINT", "none", "must be one of both, id_token_hint"),
         ("THUNDERID_CLOCK_SKEW", "1.5", "THUNDERID_CLOCK_SKEW must be a whole number"),
         ("THUNDERID_IDLE_TIMEOUT", "eight hours", "THUNDERID_IDLE_TIMEOUT must be a number"),
         ("THUNDERID_IDLE_TIMEOUT", "0", "idle_timeout must be a finite number > 0"),

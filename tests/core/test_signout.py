@@ -123,6 +123,27 @@ def test_end_session_url_without_id_token(env: FlowEnv) -> None:
     assert q["client_id"] == [CLIENT_ID]
 
 
+@pytest.mark.parametrize(
+    ("hint", "expected"),
+    [
+        ("both", {"id_token_hint", "client_id"}),
+        ("id_token_hint", {"id_token_hint"}),
+        ("client_id", {"client_id"}),
+    ],
+)
+def test_end_session_hint_chooses_what_is_sent(hint: str, expected: set[str]) -> None:
+    env = make_env(make_config(end_session_hint=hint))
+    q = parse_qs(urlsplit(end_session_url(env.config, env.metadata, "the-id-token")).query)
+    assert set(q) - {"post_logout_redirect_uri"} == expected
+    assert q["post_logout_redirect_uri"] == [APP_URL + "/bye"]
+
+
+def test_id_token_hint_only_falls_back_to_client_id_without_an_id_token() -> None:
+    env = make_env(make_config(end_session_hint="id_token_hint"))
+    q = parse_qs(urlsplit(end_session_url(env.config, env.metadata, None)).query)
+    assert q["client_id"] == [CLIENT_ID] and "id_token_hint" not in q
+
+
 def test_no_end_session_endpoint_goes_to_post_sign_out_url() -> None:
     env = make_env(metadata=make_metadata(end_session_endpoint=None))
     assert end_session_url(env.config, env.metadata, "the-id-token") == APP_URL + "/bye"

@@ -105,3 +105,29 @@ def test_client_sign_out_when_revocation_fails(idp_reset: IdP, sync_client: Any)
     assert idp.counts()["revocations"] >= 1
     assert client.is_signed_in(session_id) is False
     assert client.context_for_session(session_id).ended_reason == "signed_out"
+
+
+@pytest.mark.parametrize("hint", ["id_token_hint", "client_id"])
+def test_end_session_hint_alone_is_enough_for_the_idp(
+    idp_reset: IdP, sync_client: Any, hint: str
+) -> None:
+    """Either identifier on its own ends the IdP session and returns to the app."""
+    idp = idp_reset
+    client: ThunderIDClient = sync_client(end_session_hint=hint)
+    session_id = uuid.uuid4().hex
+    with httpx.Client(timeout=10, verify=idp.verify) as browser:
+        location = idp.login(browser, client.get_sign_in_url(session_id), "alice")
+        params = parse_qs(urlsplit(location).query)
+        client.sign_in(
+            session_id, params["code"][0], params["state"][0], iss=params.get("iss", [None])[0]
+        )
+
+        url = client.sign_out(session_id)
+        sent = parse_qs(urlsplit(url).query)
+        assert set(sent) - {"post_logout_redirect_uri"} == {hint}
+
+        landed = idp.logout(browser, url)
+        assert landed == client.config.post_sign_out_url
+        # The IdP session is over: signing in again asks for the password.
+        again = browser.get(client.get_sign_in_url(uuid.uuid4().hex), follow_redirects=True)
+        assert 'name="password"' in again.text

@@ -26,6 +26,9 @@ if TYPE_CHECKING:
 
 SameSite = Literal["lax", "strict", "none"]
 ClientAuthMethod = Literal["client_secret_basic", "client_secret_post", "private_key_jwt", "none"]
+# What identifies the client and session on the RP-initiated logout request.
+EndSessionHint = Literal["both", "id_token_hint", "client_id"]
+END_SESSION_HINTS: tuple[EndSessionHint, ...] = ("both", "id_token_hint", "client_id")
 
 DEFAULT_COOKIE_NAME = "__thunderid__session"
 DEFAULT_BASE_URL = "https://localhost:8090"
@@ -134,6 +137,9 @@ class ThunderIDConfig:
     # and, through ctx.auth(), on every API call.
     dpop: bool = False
     after_sign_out_url: str | None = None
+    # What the end-session request carries besides post_logout_redirect_uri and state:
+    # the session's ID token, the client_id, or both (some providers need one or the other).
+    end_session_hint: EndSessionHint = "both"
     scopes: tuple[str, ...] = ("openid", "profile")
     session_cookie: SessionCookieConfig = field(default_factory=SessionCookieConfig)
     # A store, a store URL, or None for SQLite. Shown by repr() without a password.
@@ -209,6 +215,11 @@ class ThunderIDConfig:
         _require_absolute_url("base_url", self.base_url)
         if self.after_sign_out_url is not None:
             _require_absolute_url("after_sign_out_url", self.after_sign_out_url)
+        if self.end_session_hint not in END_SESSION_HINTS:
+            raise ConfigError(
+                f"end_session_hint must be one of {', '.join(END_SESSION_HINTS)}, "
+                f"not {self.end_session_hint!r}"
+            )
         if "openid" not in self.scopes:
             raise ConfigError("scopes must include 'openid'")
         if self.token_endpoint_auth_method in ("client_secret_basic", "client_secret_post") and (

@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from .authorization import Requirement
+from .config import END_SESSION_HINTS
 from .errors import ConfigError
 
 Parser = Callable[[str, str], Any]  # (variable name, text) -> value
@@ -130,6 +131,7 @@ ENV_SETTINGS: Mapping[str, EnvSetting] = {
     "DPOP": EnvSetting("dpop", _boolean),
     "AFTER_SIGN_IN_URL": EnvSetting("after_sign_in_url", _text),
     "AFTER_SIGN_OUT_URL": EnvSetting("after_sign_out_url", _text),
+    "END_SESSION_HINT": EnvSetting("end_session_hint", _choice(*END_SESSION_HINTS)),
     "SECRET": EnvSetting("secret", _text),
     "BASE_URL": EnvSetting("base_url", _text),
     "SCOPES": EnvSetting("scopes", _words),

@@ -106,8 +106,12 @@ def end_session_url(
     endpoint = metadata.end_session_endpoint
     if endpoint is None:
         return target
-    params = {"client_id": config.client_id, "post_logout_redirect_uri": target}
-    if id_token:
+    params = {"post_logout_redirect_uri": target}
+    hint = config.end_session_hint
+    if hint in ("both", "client_id") or not id_token:
+        # Without an ID token the client_id is the only way to say whose redirect URI it is.
+        params["client_id"] = config.client_id
+    if id_token and hint in ("both", "id_token_hint"):
         params["id_token_hint"] = id_token
     separator = "&" if "?" in endpoint else "?"
     return endpoint + separator + urlencode(params)
