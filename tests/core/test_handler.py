@@ -613,3 +613,42 @@ def test_ended_session_clears_the_cookie_and_says_why(env: FlowEnv) -> None:
     browser = challenge(env.config, request("GET", "/admin"), EndReason.EXPIRED)
     assert browser.status == 302
     assert set_cookies(browser)[COOKIE] == ("", True)
+
+
+def test_sign_in_forwards_only_allow_listed_step_up_params(world: World, env: FlowEnv) -> None:
+    query = {
+        "return_to": "/admin",
+        "prompt": "login",
+        "max_age": "300",
+        "acr_values": "urn:acr:mfa 2",
+        "redirect_uri": "https://evil.example/cb",
+        "scope": "openid admin",
+        "login_hint": "alice",
+    }
+    response = world.run(route_flow(env, Route.SIGN_IN, request(query=query)))
+    q = parse_qs(urlsplit(location(response)).query)
+    assert (q["prompt"], q["max_age"], q["acr_values"]) == (["login"], ["300"], ["urn:acr:mfa 2"])
+    assert q["redirect_uri"] == [env.config.after_sign_in_url]
+    assert q["scope"] == [" ".join(env.config.scopes)]
+    assert "login_hint" not in q
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("prompt", "login&scope=x"),
+        ("prompt", "always"),
+        ("max_age", "-1"),
+        ("max_age", "ten"),
+        ("max_age", "1" * 12),
+        ("acr_values", "mfa\\x"),
+        ("acr_values", "mfa  2"),
+        ("acr_values", "<script>"),
+    ],
+)
+def test_sign_in_drops_malformed_step_up_values(
+    world: World, env: FlowEnv, name: str, value: str
+) -> None:
+    response = world.run(route_flow(env, Route.SIGN_IN, request(query={name: value})))
+    assert response.status == 302
+    assert name not in parse_qs(urlsplit(location(response)).query)

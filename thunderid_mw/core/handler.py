@@ -44,6 +44,7 @@ from .signin import (
     SignInTransaction,
     complete_sign_in,
     start_sign_in,
+    step_up_params,
 )
 from .signout import end_session, sign_out_target
 
@@ -207,7 +208,14 @@ def _sign_in(env: FlowEnv, request: RequestInfo) -> Flow[Response]:
     now = yield Now()
     entropy = yield RandomBytes(SIGN_IN_ENTROPY)
     metadata = yield from env.provider()
-    url, tx = start_sign_in(config, metadata, return_to=return_to, entropy=entropy, now=now)
+    url, tx = start_sign_in(
+        config,
+        metadata,
+        return_to=return_to,
+        entropy=entropy,
+        now=now,
+        extra_params=step_up_params(request.query),
+    )
     nonce = yield RandomBytes(12)
     cookies = _evict_transactions(env, request, now)
     cookies.append(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hmac
 import json
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, replace
 from urllib.parse import parse_qs, urlencode
@@ -69,6 +70,28 @@ class SignInTransaction:
     def cookie_suffix(self) -> str:
         """Names this transaction's cookie: a prefix of the state, unique per sign-in."""
         return self.state[:16]
+
+
+# OpenID Connect Core 3.1.2.1 values an app may pass through /sign-in for step-up.
+PROMPT_VALUES = frozenset({"login", "consent", "select_account", "none"})
+_ACR_VALUE = re.compile(r"[A-Za-z0-9:._/-]{1,200}")
+
+
+def step_up_params(query: Callable[[str], str | None]) -> dict[str, str]:
+    """The allow-listed re-authentication parameters of a ``/sign-in`` query (``prompt``,
+    ``max_age``, ``acr_values``); malformed values and every other parameter are dropped,
+    so a link cannot smuggle arbitrary authorization parameters."""
+    params: dict[str, str] = {}
+    prompt = query("prompt")
+    if prompt and set(prompt.split(" ")) <= PROMPT_VALUES:
+        params["prompt"] = prompt
+    max_age = query("max_age")
+    if max_age and max_age.isascii() and max_age.isdigit() and len(max_age) <= 9:
+        params["max_age"] = str(int(max_age))
+    acr_values = query("acr_values")
+    if acr_values and all(_ACR_VALUE.fullmatch(v) for v in acr_values.split(" ")):
+        params["acr_values"] = acr_values
+    return params
 
 
 def start_sign_in(
