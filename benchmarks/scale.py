@@ -190,7 +190,9 @@ class RedisBackend(Backend):
 
         client = redis.Redis.from_url(self.url)
         try:
-            client.flushdb()
+            # ASYNC: dropping a million keys inline can outlast the socket timeout on a
+            # busy machine, and the run's results would be lost with it.
+            client.flushdb(asynchronous=True)
         finally:
             client.close()
         super().close()
