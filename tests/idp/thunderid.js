@@ -11,13 +11,14 @@
 // - a bad subject token in a token exchange is invalid_request (not invalid_grant);
 // - no account_switch grant (unsupported_grant_type), no back-channel logout;
 // - error pages (logout with an unregistered post_logout_redirect_uri...) are plain text 400;
-// - signing keys RS256 + ES256 whose kids are their RFC 7638 thumbprints.
+// - signing keys RS256 + ES256 whose kids are their RFC 7638 thumbprints, and the JWKS also
+//   publishes an ML-DSA-44 key (kty AKP) as a deployment may: nothing is signed with it.
 // Token answers are JSON {error, error_description}; revocation answers 200 with an empty
 // body and revokes the whole grant; rotated refresh tokens keep the first one's expiry and a
 // reused one revokes the family; `iss` is in the authorization response: the default
 // profile already does all of that (server.js).
 
-import { generateKeyPairSync } from 'node:crypto';
+import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
 
 import { calculateJwkThumbprint } from 'jose';
 
@@ -37,6 +38,12 @@ export async function thunderidSigningKeys() {
   const withKid = async (jwk, alg) => ({ ...jwk, kid: await calculateJwkThumbprint(jwk), alg, use: 'sig' });
   return { keys: [await withKid(rsa, 'RS256'), await withKid(ec, 'ES256')] };
 }
+
+// An ML-DSA-44 public key (1,312 bytes) in the AKP JWK form; random bytes: never used to sign.
+const AKP_PUB = randomBytes(1312).toString('base64url');
+const AKP_KEY = {
+  kty: 'AKP', alg: 'ML-DSA-44', use: 'sig', pub: AKP_PUB, kid: createHash('sha256').update(AKP_PUB).digest('base64url'),
+};
 
 /** ThunderID's error pages are plain text. */
 export function renderPlainError(ctx, out) {
@@ -92,6 +99,11 @@ function basicClientId(authorization) {
 export function thunderidEndpoints(provider, routes, tokenExchangeGrant) {
   const clientAuthPaths = new Set([routes.token, routes.revocation, routes.introspection]);
   return async function thunderid(ctx, next) {
+    if (ctx.path === routes.jwks) {
+      await next();
+      if (Array.isArray(ctx.body?.keys)) ctx.body = { keys: [...ctx.body.keys, AKP_KEY] };
+      return;
+    }
     if (ctx.path === routes.end_session) {
       await next();
       // Logout errors are plain text whatever the client accepts.
