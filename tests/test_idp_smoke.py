@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import base64
 import hashlib
-import json
 import secrets
 import ssl
 import threading
@@ -15,23 +13,11 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import httpx
 import pytest
 
-from tests.support.idp import IdP, LoginFailed
+from tests.support.idp import IdP, LoginFailed, b64url, jwt_claims
 
 REDIRECT_URI = "http://127.0.0.1:5999/callback"
 TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"
 ACCESS_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token"
-
-
-def _b64url(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def _jwt_claims(token: str) -> dict[str, Any]:
-    payload = token.split(".")[1]
-    claims: dict[str, Any] = json.loads(
-        base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))
-    )
-    return claims
 
 
 def _client_auth(idp: IdP, client_id: str) -> dict[str, Any]:
@@ -57,7 +43,7 @@ def _sign_in(
     scope: str = "openid profile email",
 ) -> dict[str, Any]:
     """Authorization code + PKCE flow via ``idp.login``; returns the token response."""
-    verifier = _b64url(secrets.token_bytes(32))
+    verifier = b64url(secrets.token_bytes(32))
     state, nonce = secrets.token_urlsafe(8), secrets.token_urlsafe(8)
     query = urlencode(
         {
@@ -67,7 +53,7 @@ def _sign_in(
             "scope": scope,
             "state": state,
             "nonce": nonce,
-            "code_challenge": _b64url(hashlib.sha256(verifier.encode()).digest()),
+            "code_challenge": b64url(hashlib.sha256(verifier.encode()).digest()),
             "code_challenge_method": "S256",
         }
     )
@@ -89,7 +75,7 @@ def _sign_in(
     )
     assert response.status_code == 200, response.text
     tokens: dict[str, Any] = response.json()
-    assert _jwt_claims(tokens["id_token"])["nonce"] == nonce
+    assert jwt_claims(tokens["id_token"])["nonce"] == nonce
     return tokens
 
 
@@ -120,7 +106,7 @@ def test_code_flow_with_pkce(idp_reset: IdP, client_id: str) -> None:
     assert tokens["token_type"] == "Bearer"
     assert tokens["expires_in"] == idp.default_access_token_ttl
     assert tokens["refresh_token"]
-    claims = _jwt_claims(tokens["id_token"])
+    claims = jwt_claims(tokens["id_token"])
     assert claims["iss"] == idp.issuer
     assert claims["aud"] == client_id
     assert claims["sub"] == "user-alice"
@@ -149,7 +135,7 @@ def test_authorize_rejects(idp: IdP, extra: dict[str, str | None], error: str) -
         "client_id": "conf-client",
         "redirect_uri": REDIRECT_URI,
         "scope": "openid",
-        "code_challenge": _b64url(hashlib.sha256(b"v" * 43).digest()),
+        "code_challenge": b64url(hashlib.sha256(b"v" * 43).digest()),
         "code_challenge_method": "S256",
         **extra,
     }
@@ -169,7 +155,7 @@ def test_wrong_password_rerenders_login(idp: IdP) -> None:
             "client_id": "public-client",
             "redirect_uri": REDIRECT_URI,
             "scope": "openid",
-            "code_challenge": _b64url(hashlib.sha256(b"x" * 43).digest()),
+            "code_challenge": b64url(hashlib.sha256(b"x" * 43).digest()),
             "code_challenge_method": "S256",
         }
     )
@@ -274,7 +260,7 @@ def test_account_switch(idp_reset: IdP) -> None:
     assert response.status_code == 200, response.text
     body = response.json()
     assert {"access_token", "refresh_token", "id_token", "expires_in", "scope"} <= set(body)
-    claims = _jwt_claims(body["id_token"])
+    claims = jwt_claims(body["id_token"])
     assert (claims["sub"], claims["aud"], claims["iss"]) == ("user-bob", "conf-client", idp.issuer)
     assert claims["name"] == "Bob Builder"
     assert "nonce" not in claims
@@ -282,7 +268,7 @@ def test_account_switch(idp_reset: IdP) -> None:
     assert _refresh(idp, body["refresh_token"]).status_code == 200
 
     same_user = _token(idp, "conf-client", form).json()
-    assert _jwt_claims(same_user["id_token"])["sub"] == "user-alice"
+    assert jwt_claims(same_user["id_token"])["sub"] == "user-alice"
 
     bad = _token(idp, "conf-client", {**form, "token": "not-a-token"})
     assert (bad.status_code, bad.json()["error"]) == (400, "invalid_grant")
@@ -308,7 +294,7 @@ def test_revocation_and_logout(idp_reset: IdP) -> None:
                 "client_id": "public-client",
                 "redirect_uri": REDIRECT_URI,
                 "scope": "openid",
-                "code_challenge": _b64url(hashlib.sha256(verifier.encode()).digest()),
+                "code_challenge": b64url(hashlib.sha256(verifier.encode()).digest()),
                 "code_challenge_method": "S256",
             }
         )

@@ -11,6 +11,7 @@ Fixtures:
 
 from __future__ import annotations
 
+import base64
 import datetime
 import ipaddress
 import json
@@ -479,6 +480,22 @@ def idp_thunderid(tmp_path_factory: pytest.TempPathFactory) -> Iterator[IdP]:
         yield server
     finally:
         server.stop()
+
+
+# -- tokens as plain tests read them -------------------------------------------------------
+
+
+def b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def jwt_claims(token: str) -> dict[str, Any]:
+    """A JWT's payload, unverified (the tests check what the IdP put there)."""
+    payload = token.split(".")[1]
+    claims: dict[str, Any] = json.loads(
+        base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))
+    )
+    return claims
 
 
 # -- the IdP as a resource server would use it -----------------------------------------------

@@ -3,9 +3,7 @@ every point the middleware observes; plain httpx, no thunderid_mw."""
 
 from __future__ import annotations
 
-import base64
 import hashlib
-import json
 import secrets
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
@@ -14,23 +12,11 @@ import httpx
 import pytest
 from joserfc.jwk import KeySet
 
-from tests.support.idp import IdP
+from tests.support.idp import IdP, b64url, jwt_claims
 
 REDIRECT_URI = "http://127.0.0.1:5999/callback"
 TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"
 ACCESS_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token"
-
-
-def _b64url(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def _jwt_claims(token: str) -> dict[str, Any]:
-    payload = token.split(".")[1]
-    claims: dict[str, Any] = json.loads(
-        base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))
-    )
-    return claims
 
 
 def _post(idp: IdP, endpoint: str, data: dict[str, str], **kw: Any) -> httpx.Response:
@@ -43,7 +29,7 @@ def _basic(idp: IdP) -> tuple[str, str]:
 
 def _sign_in(idp: IdP) -> tuple[dict[str, Any], str]:
     """Code + PKCE flow for conf-client (Basic); returns (token answer, nonce sent)."""
-    verifier = _b64url(secrets.token_bytes(32))
+    verifier = b64url(secrets.token_bytes(32))
     nonce = secrets.token_urlsafe(8)
     query = urlencode(
         {
@@ -53,7 +39,7 @@ def _sign_in(idp: IdP) -> tuple[dict[str, Any], str]:
             "scope": "openid profile email",
             "state": "s",
             "nonce": nonce,
-            "code_challenge": _b64url(hashlib.sha256(verifier.encode()).digest()),
+            "code_challenge": b64url(hashlib.sha256(verifier.encode()).digest()),
             "code_challenge_method": "S256",
         }
     )
@@ -97,7 +83,7 @@ def test_discovery_keys_and_paths(idp_thunderid: IdP) -> None:
 
 def test_sign_in_id_token_has_no_sid(idp_thunderid: IdP) -> None:
     tokens, nonce = _sign_in(idp_thunderid)
-    claims = _jwt_claims(tokens["id_token"])
+    claims = jwt_claims(tokens["id_token"])
     assert claims["nonce"] == nonce
     assert "auth_time" in claims
     assert "sid" not in claims
@@ -109,7 +95,7 @@ def test_refreshed_id_token_lacks_nonce_auth_time_acr(idp_thunderid: IdP) -> Non
     form = {"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]}
     response = _post(idp, "token_endpoint", form, auth=_basic(idp))
     assert response.status_code == 200, response.text
-    claims = _jwt_claims(response.json()["id_token"])
+    claims = jwt_claims(response.json()["id_token"])
     assert claims["sub"] == "user-alice"
     for name in ("nonce", "auth_time", "acr", "amr", "sid"):
         assert name not in claims, name
