@@ -92,6 +92,8 @@ def test_the_configured_key_id_wins() -> None:
         '{"kty": "RSA", "n": "broken"',
         "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----",
     ],
+    # Named ids: the keys are made at import, and xdist workers must collect the same ids.
+    ids=["text", "public-pem", "public-jwk", "shared-secret", "broken-json", "broken-pem"],
 )
 def test_a_key_that_cannot_sign_stops_the_client_at_start_up(text: str) -> None:
     with pytest.raises(ConfigError, match="client_private_key") as caught:
