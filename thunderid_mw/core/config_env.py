@@ -14,7 +14,6 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from .authorization import Requirement
-from .config import END_SESSION_HINTS
 from .errors import ConfigError
 
 Parser = Callable[[str, str], Any]  # (variable name, text) -> value
@@ -131,7 +130,9 @@ ENV_SETTINGS: Mapping[str, EnvSetting] = {
     "DPOP": EnvSetting("dpop", _boolean),
     "AFTER_SIGN_IN_URL": EnvSetting("after_sign_in_url", _text),
     "AFTER_SIGN_OUT_URL": EnvSetting("after_sign_out_url", _text),
-    "END_SESSION_HINT": EnvSetting("end_session_hint", _choice(*END_SESSION_HINTS)),
+    "END_SESSION_HINT": EnvSetting(
+        "end_session_hint", _choice("both", "id_token_hint", "client_id")
+    ),
     "SECRET": EnvSetting("secret", _text),
     "BASE_URL": EnvSetting("base_url", _text),
     "SCOPES": EnvSetting("scopes", _words),
