@@ -26,7 +26,7 @@ from thunderid_mw.context import CONTEXT_KEY
 from thunderid_mw.stores import RedisStore, store_from_url
 
 NODES = 3
-START_WAIT = 30.0
+START_WAIT = 90.0  # a loaded machine takes a while to start and join three nodes
 
 
 @pytest.fixture(scope="module")

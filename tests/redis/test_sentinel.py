@@ -28,7 +28,7 @@ from thunderid_mw.core.errors import ConfigError, StoreUnavailable
 from thunderid_mw.stores import RedisStore, store_from_url
 
 SERVICE = "sessions"
-WAIT = 40.0
+WAIT = 90.0  # a loaded machine takes a while to sync a replica and fail over
 
 
 @dataclass
