@@ -131,9 +131,7 @@ class ClientBase:
 
     def _dpop_retry(self, call: fx.HttpCall, response: httpx.Response) -> bool:
         """True when the provider asked for a DPoP nonce: the call is sent once more."""
-        return call.dpop_key is not None and self._dpop_nonces.retry_with_nonce(
-            call.url, response
-        )
+        return call.dpop_key is not None and self._dpop_nonces.retry_with_nonce(call.url, response)
 
     def _session_key(self, session_id: str) -> str:
         return self._keys.store_key_for("s", session_id)

@@ -42,9 +42,7 @@ class AsyncLocalLocks:
     """The in-process half of a lock, for tasks of one event loop."""
 
     def __init__(self) -> None:
-        self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = (
-            weakref.WeakValueDictionary()
-        )
+        self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
         self._held: dict[tuple[str, str], asyncio.Lock] = {}
 
     async def acquire(self, name: str, owner: str, wait: float) -> bool:

@@ -62,9 +62,7 @@ def test_sign_in_refresh_and_api_calls_with_dpop(
     assert idp.token_counts("refresh_token")["errors"] == 0
 
 
-def test_without_dpop_the_tokens_stay_bearer(
-    start_app: Callable[..., App], idp_reset: IdP
-) -> None:
+def test_without_dpop_the_tokens_stay_bearer(start_app: Callable[..., App], idp_reset: IdP) -> None:
     app = start_app("wsgi")
     app.sign_in(idp_reset)
     tokens = stored_record(app.store_path, app.cookie).tokens

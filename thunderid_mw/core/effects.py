@@ -193,9 +193,7 @@ Effect = (
 Flow = Generator[Effect, Any, T]
 
 
-def drive(
-    flow: Flow[T], perform: Callable[[Effect], Any], *, max_steps: int | None = None
-) -> T:
+def drive(flow: Flow[T], perform: Callable[[Effect], Any], *, max_steps: int | None = None) -> T:
     """Run ``flow`` to its end, performing each effect with ``perform``: the one blocking
     trampoline, used by ``ThunderIDClient`` and by the core tests' fake world
     (``adrive`` is its awaiting twin). An exception raised while performing an effect is
@@ -220,7 +218,6 @@ def drive(
             value = perform(effect)
         except BaseException as exc:
             error = exc
-
 
 
 async def adrive(flow: Flow[T], perform: Callable[[Effect], Awaitable[Any]]) -> T:

@@ -46,5 +46,3 @@ def refresh_token_expiry(env: FlowEnv, tokens: TokenSet) -> Flow[float | None]:
     if isinstance(doc, dict) and doc.get("active") is True:
         return json_number(doc.get("exp"))
     return None
-
-
