@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+import logging
 import re
 import subprocess
 import sys
@@ -49,7 +50,7 @@ from thunderid_mw import SessionCookieConfig, ThunderIDConfig, TLSVerificationEr
 from thunderid_mw.cli.secret import new_secret
 from thunderid_mw.context import CONTEXT_KEY, AuthContext
 from thunderid_mw.core.config_env import CODE_ONLY, ENV_SETTINGS
-from thunderid_mw.stores import SQLiteStore
+from thunderid_mw.stores import RedisStore, SQLiteStore
 
 
 def test_no_block_uses_the_old_file_tag() -> None:
@@ -329,6 +330,31 @@ def test_configuration_in_code(
     assert config.session_cookie.name == "__thunderid__session"
     assert config.session_cookie.expiry_time == 8 * 3600
     assert isinstance(config.store, SQLiteStore)
+
+
+@runs("config_from_env.py")
+def test_configuration_from_env_with_an_override(load: Callable[[str], ModuleType]) -> None:
+    config = load("config_from_env.py").config
+    assert config.protected_paths == ("/account",)
+    assert config.client_id  # the rest came from the THUNDERID_* variables
+
+
+@runs("logging_alerts.py")
+def test_deployment_logging_alerts(load: Callable[[str], ModuleType]) -> None:
+    logger = logging.getLogger("thunderid_mw")
+    before = list(logger.handlers)
+    try:
+        alerts = load("logging_alerts.py").alerts
+        assert alerts in logger.handlers and alerts.level == logging.ERROR
+    finally:
+        logger.handlers[:] = before
+
+
+@runs("redis_store_config.py")
+def test_stores_redis_in_code(load: Callable[[str], ModuleType]) -> None:
+    store = load("redis_store_config.py").config.store
+    assert isinstance(store, RedisStore)
+    assert (store.prefix, store.socket_timeout) == ("shop:", 0.5)  # nothing connects yet
 
 
 @runs("config_tls.py")
