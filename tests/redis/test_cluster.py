@@ -45,6 +45,8 @@ def cluster_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
                 [
                     binary, "--port", str(port), "--bind", "127.0.0.1",
                     "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
+                    # The bus port defaults to port + 10000, past 65535 for a high free port.
+                    "--cluster-port", str(_free_port()),
                     "--save", "", "--appendonly", "no", "--dir", str(node),
                 ],
                 stdout=subprocess.DEVNULL,
