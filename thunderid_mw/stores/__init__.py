@@ -64,8 +64,9 @@ def store_from_url(url: str) -> SessionStore:
       (``?timeout=SECONDS``) -- a :class:`SQLiteStore`; the path follows the three
       slashes, as in SQLAlchemy;
     * ``redis://...``, ``rediss://...`` (TLS) and ``unix:///path/to/socket`` -- a
-      :class:`RedisStore` for that URL (``?prefix=...`` sets the key prefix; other
-      query parameters go to redis-py);
+      :class:`RedisStore` for that URL (``?prefix=...`` sets the key prefix,
+      ``?client_cache=yes`` keeps session reads in the process; other query parameters go
+      to redis-py);
     * ``redis+cluster://host:port`` (``rediss+cluster://`` with TLS) -- a
       :class:`RedisStore` on the Redis Cluster that node belongs to;
     * ``redis+sentinel://[:password@]host:port[,host:port]/service[/db]`` -- a
@@ -126,9 +127,11 @@ def store_from_url(url: str) -> SessionStore:
         parts = urlsplit(url)
         pairs = parse_qsl(parts.query, keep_blank_values=True)
         prefix = [v for k, v in pairs if k == "prefix"]
+        client_cache = [v for k, v in pairs if k == "client_cache"]
         redis_url = url
-        if prefix:
-            rest_query = urlencode([(k, v) for k, v in pairs if k != "prefix"])
+        if prefix or client_cache:
+            ours = ("prefix", "client_cache")
+            rest_query = urlencode([(k, v) for k, v in pairs if k not in ours])
             # Not urlunsplit: it turns unix:///path into unix:/path, which redis-py refuses.
             base = url.partition("?")[0]
             redis_url = base + ("?" + rest_query if rest_query else "")
@@ -137,9 +140,17 @@ def store_from_url(url: str) -> SessionStore:
             parse_url(redis_url.replace("+cluster://", "://", 1))  # type: ignore[no-untyped-call]
         except ValueError as exc:
             raise ConfigError(f"malformed {scheme}:// session store URL: {exc}") from None
-        if not prefix:
-            return RedisStore(redis_url)
-        return RedisStore(redis_url, prefix=prefix[-1])
+        options: dict[str, Any] = {}
+        if prefix:
+            options["prefix"] = prefix[-1]
+        if client_cache:
+            if client_cache[-1].lower() not in ("yes", "true", "1", "no", "false", "0"):
+                raise ConfigError("client_cache in a store URL is yes or no")
+            options["client_cache"] = client_cache[-1].lower() in ("yes", "true", "1")
+        try:
+            return RedisStore(redis_url, **options)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
     raise ConfigError(f"unsupported session store URL scheme {scheme!r}; use {_SCHEMES}")
 
 
