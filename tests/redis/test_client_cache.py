@@ -133,3 +133,27 @@ def test_a_store_url_turns_the_client_cache_on(redis_url: str) -> None:
 def test_a_bad_client_cache_url_is_a_config_error(url: str) -> None:
     with pytest.raises(ConfigError, match="client_cache"):
         store_from_url(url)
+
+
+def test_a_forked_worker_listens_for_itself(cached: RedisStore, redis_url: str) -> None:
+    """gunicorn forks workers from a master that may have made the store: the child has
+    the parent's cache but not its listener thread, and must not serve from it."""
+    import os
+
+    assert cached.save("k", b"one", expires_at=time.time() + 60, expected_version=None)
+    _warm(cached, "k", redis_url)
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: end the session elsewhere, then read it here
+        try:
+            raw = redis.Redis.from_url(redis_url)
+            raw.delete("thunderid:s:k")
+            time.sleep(INVALIDATION_BOUND)
+            os.write(write, b"gone" if cached.load("k") is None else b"stale")
+        finally:
+            os._exit(0)
+    os.close(write)
+    answer = os.read(read, 16)
+    os.waitpid(pid, 0)
+    os.close(read)
+    assert answer == b"gone"

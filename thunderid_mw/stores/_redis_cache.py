@@ -15,6 +15,7 @@ answer comes within the store's ``socket_timeout``.
 
 from __future__ import annotations
 
+import os
 import threading
 from time import monotonic, time
 from typing import Any
@@ -41,6 +42,11 @@ class InvalidatedCache:
         self._url = url
         self._key_prefix = key_prefix
         self._socket_timeout = socket_timeout
+        self._start()
+
+    def _start(self) -> None:
+        # Also in a forked child: the parent's listener thread did not come along.
+        self._pid = os.getpid()
         self._items: dict[str, StoredItem] = {}
         self._lock = threading.Lock()
         self._epoch = 0  # bumped by every invalidation and listener change
@@ -55,6 +61,8 @@ class InvalidatedCache:
     # -- the store's side --------------------------------------------------------------
 
     def get(self, key: str) -> StoredItem | None:
+        if self._pid != os.getpid():
+            self._start()
         item = self._items.get(key)
         if item is None or not self._listening:
             return None
