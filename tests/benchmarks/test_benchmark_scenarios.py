@@ -33,6 +33,7 @@ def test_inprocess_every_variant_answers_200(redis_url: str, tmp_path: Path) -> 
         "wsgi.signed_out": False,
         "wsgi.sqlite": True,
         "wsgi.redis": True,
+        "wsgi.redis_cached": True,
         "wsgi.flask_thunderid": True,
         "asgi.memory": True,
         "asgi.signed_out": False,
