@@ -88,6 +88,10 @@ class SentinelTarget:
     password: str | None
     ssl: bool
 
+    def primary_options(self) -> dict[str, Any]:
+        """How to reach the primary once the Sentinels named it."""
+        return {"db": self.db, "password": self.password, "ssl": self.ssl}
+
 
 def sentinel_target(url: str) -> SentinelTarget | None:
     """What a sentinel store URL names, or None for another URL; ``ValueError`` when it
@@ -123,6 +127,14 @@ def cluster_url(url: str) -> str | None:
     if sep and scheme.lower() in CLUSTER_SCHEMES:
         return scheme.lower().partition("+")[0] + "://" + rest
     return None
+
+
+def _retry() -> Retry:
+    return Retry(NoBackoff(), 1, supported_errors=_RETRY_ON)
+
+
+def _async_retry() -> AsyncRetry:
+    return AsyncRetry(NoBackoff(), 1, supported_errors=_RETRY_ON)
 
 
 class _SyncBundle:
@@ -189,33 +201,29 @@ class RedisBase:
                 cluster = cluster_url(self.url)
                 sentinel = sentinel_target(self.url)
                 client: redis.Redis | redis.cluster.RedisCluster
+                timeouts = self._timeouts()
                 if sentinel is not None:
                     client = redis.sentinel.Sentinel(  # type: ignore[no-untyped-call]
                         sentinel.sentinels, socket_timeout=self.socket_timeout
                     ).master_for(
-                        sentinel.service,
-                        db=sentinel.db,
-                        password=sentinel.password,
-                        ssl=sentinel.ssl,
-                        socket_timeout=self.socket_timeout,
-                        socket_connect_timeout=self.socket_timeout,
-                        retry=Retry(NoBackoff(), 1, supported_errors=_RETRY_ON),
+                        sentinel.service, **sentinel.primary_options(), **timeouts, retry=_retry()
                     )
                 elif cluster is not None:  # the cluster client follows MOVED/ASK itself
-                    client = redis.cluster.RedisCluster.from_url(
-                        cluster,
-                        socket_timeout=self.socket_timeout,
-                        socket_connect_timeout=self.socket_timeout,
-                    )
+                    client = redis.cluster.RedisCluster.from_url(cluster, **timeouts)
                 else:
                     client = redis.Redis.from_url(
                         self.url,
-                        socket_timeout=self.socket_timeout,
-                        socket_connect_timeout=self.socket_timeout,
-                        retry=Retry(NoBackoff(), 1, supported_errors=_RETRY_ON),
+                        **timeouts,
+                        retry=_retry(),
                     )
                 self._sync = _SyncBundle(client, owned=True)
             return self._sync
+
+    def _timeouts(self) -> dict[str, Any]:
+        return {
+            "socket_timeout": self.socket_timeout,
+            "socket_connect_timeout": self.socket_timeout,
+        }
 
     def _async_bundle(self) -> _AsyncBundle:
         if self._fixed_async is not None:
@@ -227,31 +235,17 @@ class RedisBase:
         cluster = cluster_url(self.url)
         sentinel = sentinel_target(self.url)
         client: redis.asyncio.Redis | redis.asyncio.cluster.RedisCluster
+        timeouts = self._timeouts()
         if sentinel is not None:
             client = redis.asyncio.sentinel.Sentinel(  # type: ignore[no-untyped-call]
                 sentinel.sentinels, socket_timeout=self.socket_timeout
             ).master_for(
-                sentinel.service,
-                db=sentinel.db,
-                password=sentinel.password,
-                ssl=sentinel.ssl,
-                socket_timeout=self.socket_timeout,
-                socket_connect_timeout=self.socket_timeout,
-                retry=AsyncRetry(NoBackoff(), 1, supported_errors=_RETRY_ON),
+                sentinel.service, **sentinel.primary_options(), **timeouts, retry=_async_retry()
             )
         elif cluster is not None:
-            client = redis.asyncio.cluster.RedisCluster.from_url(
-                cluster,
-                socket_timeout=self.socket_timeout,
-                socket_connect_timeout=self.socket_timeout,
-            )
+            client = redis.asyncio.cluster.RedisCluster.from_url(cluster, **timeouts)
         else:
-            client = redis.asyncio.Redis.from_url(
-                self.url,
-                socket_timeout=self.socket_timeout,
-                socket_connect_timeout=self.socket_timeout,
-                retry=AsyncRetry(NoBackoff(), 1, supported_errors=_RETRY_ON),
-            )
+            client = redis.asyncio.Redis.from_url(self.url, **timeouts, retry=_async_retry())
         bundle = _AsyncBundle(client, owned=True)
         with self._lock:
             self._prune_async()
