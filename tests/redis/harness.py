@@ -56,15 +56,25 @@ KEYS = Keys.from_secret(TEST_SECRET)
 CODEC = RecordCodec(KEYS, True)
 
 
-def poll(check: Callable[[], Any], timeout: float, interval: float = 0.05) -> Any:
-    """Call ``check`` until it returns something truthy (returned); fail after ``timeout``."""
+def poll(
+    check: Callable[[], Any],
+    timeout: float,
+    interval: float = 0.05,
+    ignore: tuple[type[BaseException], ...] = (),
+    what: str = "condition",
+) -> Any:
+    """Call ``check`` until it returns something truthy (returned); fail after ``timeout``.
+    An exception in ``ignore`` (a server still starting) counts as not yet."""
     deadline = time.monotonic() + timeout
     while True:
-        value = check()
-        if value:
+        try:
+            value = check()
+        except ignore as exc:
+            value = exc
+        if value and not isinstance(value, BaseException):
             return value
         if time.monotonic() > deadline:
-            pytest.fail(f"condition not met within {timeout} s (last value {value!r})")
+            pytest.fail(f"{what} not met within {timeout} s (last value {value!r})")
         time.sleep(interval)
 
 

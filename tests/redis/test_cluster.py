@@ -17,6 +17,7 @@ import pytest
 import redis
 import redis.cluster
 
+from tests.redis.harness import poll
 from tests.support.docs import APP, BROWSER
 from tests.support.mock_provider import ISSUER, MockProvider
 from tests.support.redis_server import _find_binary, _free_port
@@ -27,6 +28,11 @@ from thunderid_mw.stores import RedisStore, store_from_url
 
 NODES = 3
 START_WAIT = 90.0  # a loaded machine takes a while to start and join three nodes
+
+
+def wait_for(ready: Any, what: str = "the Redis servers to come up") -> None:
+    """Until ``ready()`` is truthy; a server not answering yet counts as not ready."""
+    poll(ready, START_WAIT, interval=0.1, ignore=(redis.RedisError,), what=what)
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +61,7 @@ def cluster_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         )  # fmt: skip
     try:
         for port in ports:
-            _wait(lambda port=port: redis.Redis(port=port).ping())
+            wait_for(lambda port=port: redis.Redis(port=port).ping())
         nodes = [f"127.0.0.1:{p}" for p in ports]
         subprocess.run(
             [cli, "--cluster", "create", *nodes, "--cluster-replicas", "0", "--cluster-yes"],
@@ -63,25 +69,13 @@ def cluster_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             capture_output=True,
             timeout=60,
         )
-        _wait(lambda: redis.Redis(port=ports[0]).cluster("info")["cluster_state"] == "ok")
+        wait_for(lambda: redis.Redis(port=ports[0]).cluster("info")["cluster_state"] == "ok")
         yield f"redis+cluster://127.0.0.1:{ports[0]}"
     finally:
         for process in processes:
             process.terminate()
         for process in processes:
             process.wait(timeout=30)
-
-
-def _wait(ready: Any) -> None:
-    deadline = time.monotonic() + START_WAIT
-    while True:
-        try:
-            if ready():
-                return
-        except redis.RedisError:
-            pass
-        assert time.monotonic() < deadline, "the Redis cluster did not come up"
-        time.sleep(0.1)
 
 
 KEYS = [f"session-{n}" for n in range(40)]  # enough to land on every node

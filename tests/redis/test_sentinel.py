@@ -18,6 +18,7 @@ import httpx
 import pytest
 import redis
 
+from tests.redis.harness import poll
 from tests.support.docs import APP, BROWSER
 from tests.support.mock_provider import ISSUER, MockProvider
 from tests.support.redis_server import _find_binary, _free_port
@@ -31,6 +32,11 @@ SERVICE = "sessions"
 WAIT = 90.0  # a loaded machine takes a while to sync a replica and fail over
 
 
+def wait_for(ready: Any, what: str = "the Redis servers to come up") -> None:
+    """Until ``ready()`` is truthy; a server not answering yet counts as not ready."""
+    poll(ready, WAIT, interval=0.2, ignore=(redis.RedisError,), what=what)
+
+
 @dataclass
 class SentinelSetUp:
     url: str
@@ -42,18 +48,6 @@ class SentinelSetUp:
             "SENTINEL", "get-master-addr-by-name", SERVICE
         )
         return int(answer[1])
-
-
-def _wait(ready: object, what: str) -> None:
-    deadline = time.monotonic() + WAIT
-    while True:
-        try:
-            if ready():  # type: ignore[operator]
-                return
-        except redis.RedisError:
-            pass
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.2)
 
 
 def _node_dir(workdir: Path, port: int) -> Path:
@@ -105,10 +99,10 @@ def sentinel(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SentinelSetUp
         f"redis+sentinel://127.0.0.1:{sentinel_port}/{SERVICE}", sentinel_port, (primary, replica)
     )
     try:
-        _wait(lambda: redis.Redis(port=replica).info("replication")["master_link_status"] == "up",
-              "the replica to follow the primary")  # fmt: skip
-        _wait(lambda: set_up.primary_port() == primary, "the Sentinel to know the primary")
-        _wait(
+        link = lambda: redis.Redis(port=replica).info("replication")["master_link_status"]  # noqa: E731
+        wait_for(lambda: link() == "up", "the replica to follow the primary")
+        wait_for(lambda: set_up.primary_port() == primary, "the Sentinel to know the primary")
+        wait_for(
             lambda: redis.Redis(port=sentinel_port).execute_command(
                 "SENTINEL", "replicas", SERVICE
             ),
@@ -208,7 +202,7 @@ def test_a_failover_during_a_refresh_storm(sentinel: SentinelSetUp) -> None:
 
     def failover() -> None:
         # Until the Sentinel has judged the replica fit, it answers NOGOODSLAVE: ask again.
-        _wait(
+        wait_for(
             lambda: redis.Redis(port=sentinel.sentinel_port).execute_command(
                 "SENTINEL", "FAILOVER", SERVICE
             ),
@@ -217,12 +211,12 @@ def test_a_failover_during_a_refresh_storm(sentinel: SentinelSetUp) -> None:
 
     answers = _storm([first, second], cookie, failover)
     assert {a.status_code for a in answers} <= {200, 503}, [a.status_code for a in answers]
-    _wait(lambda: sentinel.primary_port() != old_primary, "the failover")
-    _wait(
+    wait_for(lambda: sentinel.primary_port() != old_primary, "the failover")
+    wait_for(
         lambda: redis.Redis(port=sentinel.primary_port()).info("replication")["role"] == "master",
         "the new primary to take over",
     )
-    _wait(
+    wait_for(
         lambda: first.get("/private", headers=BROWSER).status_code == 200,
         "a 200 after the failover",
     )
@@ -248,20 +242,20 @@ def test_after_a_failover_the_store_finds_the_new_primary(sentinel: SentinelSetU
         version = store.save("kept", b"before", expires_at=time.time() + 600, expected_version=None)
         assert version is not None
         # Wait until the replica has it, as a failover with AOF and a synced replica would.
-        _wait(
+        wait_for(
             lambda: redis.Redis(port=next(p for p in sentinel.ports if p != before)).exists(
                 "s3:s:kept"
             ),
             "the write to reach the replica",
         )
         # Until the Sentinel has judged the replica fit, it answers NOGOODSLAVE: ask again.
-        _wait(
+        wait_for(
             lambda: redis.Redis(port=sentinel.sentinel_port).execute_command(
                 "SENTINEL", "FAILOVER", SERVICE
             ),
             "the Sentinel to accept the failover",
         )
-        _wait(lambda: sentinel.primary_port() != before, "the failover")
+        wait_for(lambda: sentinel.primary_port() != before, "the failover")
 
         deadline = time.monotonic() + WAIT
         while True:  # the first calls may meet the old primary going read-only
