@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 import pytest
 
@@ -13,10 +15,43 @@ from .conftest import Backend
 
 TTL = 60.0
 SHORT = 0.1  # a lifetime that lapses during the test
+LONGER_TRIES = (SHORT, 0.5, 2.5)  # for checks that must see it still live
+T = TypeVar("T")
 
 
 def later(seconds: float = TTL) -> float:
     return time.time() + seconds
+
+
+def while_live(step: Callable[[float], T]) -> tuple[T, float]:
+    """Run `step(lifetime)`, which gives a record or lease a short lifetime and observes it
+    still live; return what it observed and when the lifetime ends.
+
+    On a loaded machine (SQLite's fsync under the parallel suite) the step can outlast the
+    lifetime, and what it saw then proves nothing either way: the step is run again with a
+    longer lifetime once the first has lapsed, so the check is never decided by the clock."""
+    for lifetime in LONGER_TRIES:
+        ends = later(lifetime)
+        seen = step(lifetime)
+        if time.time() < ends:
+            return seen, ends
+        time.sleep(0.05)  # everything the step created has lapsed; start afresh
+    pytest.fail(f"each step outlasted its lifetime, even {LONGER_TRIES[-1]} s")
+
+
+def sleep_past(ends: float) -> None:
+    time.sleep(max(0.0, ends - time.time()) + 0.05)
+
+
+async def awhile_live(step: Callable[[float], Awaitable[T]]) -> tuple[T, float]:
+    """`while_live` for an async step."""
+    for lifetime in LONGER_TRIES:
+        ends = later(lifetime)
+        seen = await step(lifetime)
+        if time.time() < ends:
+            return seen, ends
+        await _asleep(0.05)
+    pytest.fail(f"each step outlasted its lifetime, even {LONGER_TRIES[-1]} s")
 
 
 def test_is_a_session_store(store: SessionStore) -> None:
@@ -56,9 +91,13 @@ def test_create_if_absent_refuses_a_live_record(store: SessionStore) -> None:
 
 
 def test_expired_record_loads_as_none(store: SessionStore) -> None:
-    store.save("k", b"x", expires_at=later(SHORT), expected_version=None)
-    assert store.load("k") is not None
-    time.sleep(SHORT + 0.05)
+    def save_and_load(lifetime: float) -> StoredItem | None:
+        store.save("k", b"x", expires_at=later(lifetime), expected_version=None)
+        return store.load("k")
+
+    item, ends = while_live(save_and_load)
+    assert item is not None
+    sleep_past(ends)
     assert store.load("k") is None
 
 
@@ -159,9 +198,12 @@ def test_release_unknown_lock(store: SessionStore) -> None:
 
 
 def test_lapsed_lease_is_taken_over_and_fenced(store: SessionStore) -> None:
-    assert store.acquire_lock("L", "old", SHORT) is True
-    assert store.acquire_lock("L", "new", 10) is False
-    time.sleep(SHORT + 0.05)
+    def lease_then_contend(lifetime: float) -> tuple[bool, bool]:
+        return store.acquire_lock("L", "old", lifetime), store.acquire_lock("L", "new", 10)
+
+    (taken, contended), ends = while_live(lease_then_contend)
+    assert (taken, contended) == (True, False)
+    sleep_past(ends)
     assert store.acquire_lock("L", "new", 10) is True
     # the old owner wakes up and releases: it must not free the new owner's lease
     assert store.release_lock("L", "old") is False
@@ -210,9 +252,15 @@ async def test_async_twins(store: SessionStore) -> None:
         await store.adelete("k")
         assert await store.aload("k") is None
 
-        assert await store.aacquire_lock("L", "a", SHORT) is True
-        assert await store.aacquire_lock("L", "b", 10) is False
-        await _asleep(SHORT + 0.05)
+        async def lease_then_contend(lifetime: float) -> tuple[bool, bool]:
+            return (
+                await store.aacquire_lock("L", "a", lifetime),
+                await store.aacquire_lock("L", "b", 10),
+            )
+
+        (taken, contended), ends = await awhile_live(lease_then_contend)
+        assert (taken, contended) == (True, False)
+        await _asleep(max(0.0, ends - time.time()) + 0.05)
         assert await store.aacquire_lock("L", "b", 10) is True
         assert await store.arelease_lock("L", "a") is False
         assert await store.arelease_lock("L", "b") is True
