@@ -69,6 +69,7 @@ class ThunderIDASGIMiddleware:
         self._render_page = self.config.render_page
         self._route_for = self.client._router.route_for
         self._is_protected = self.client._router.is_protected
+        self._protection_known = self.client._router.protection_known
         self._router = self.client._router
         self._has_requirements = self._router.has_requirements
         self._cookie_name = self.config.cookie_name
@@ -90,10 +91,19 @@ class ThunderIDASGIMiddleware:
             if route is not None:
                 await self._answer_route(route, scope, receive, send)
                 return
-        cookies = _cookie_header(scope, self._cookie_needle)
-        session_id = None if cookies is None else session_id_from_header(cookies, self._cookie_name)
+        # Only Cookie headers holding our name count (inlined: most of a signed-out request)
+        needle = self._cookie_needle
+        cookies = None
+        for name, value in scope["headers"]:
+            if name == b"cookie" and needle in value:
+                cookies = value if cookies is None else cookies + b"; " + value
+        session_id = (
+            None
+            if cookies is None
+            else session_id_from_header(cookies.decode("latin-1"), self._cookie_name)
+        )
         if session_id is None:  # the cheapest path: no await, no store
-            if self._is_protected(path):
+            if self._protection_known.get(path, True) and self._is_protected(path):
                 response = challenge(self.config, _request_info(scope), None)
                 await self._refuse(scope, send, response)
                 return
@@ -208,14 +218,13 @@ class _SessionWatch:
         await self._send(message)
 
 
-def _cookie_header(scope: Scope, needle: bytes = b"") -> str | None:
-    """The ``Cookie`` header(s) as text; with ``needle``, only those that contain it (a
-    request without our cookie decodes nothing)."""
+def _cookie_header(scope: Scope) -> str | None:
+    """The ``Cookie`` header(s) as text (HTTP/2 may split it in several)."""
     found = None
     for name, value in scope["headers"]:
-        if name == b"cookie" and needle in value:
+        if name == b"cookie":
             text = value.decode("latin-1")
-            found = text if found is None else found + "; " + text  # HTTP/2 may split it
+            found = text if found is None else found + "; " + text
     return found
 
 

@@ -167,3 +167,49 @@ async def test_a_session_ended_by_another_worker_is_seen_at_once_asgi() -> None:
     provider = MockProvider("app", "app-secret")
     store = KeyRecordingStore()
     await run_asgi(asgi_app(provider, store), check_session_ended_elsewhere, provider, store)
+
+
+async def call_asgi(app: Any, path: str, headers: list[tuple[bytes, bytes]]) -> tuple[int, bytes]:
+    """One GET straight through the ASGI callable, with ``headers`` exactly as given."""
+    scope = {"type": "http", "method": "GET", "path": path, "root_path": "", "headers": headers}
+    scope |= {"scheme": "http", "query_string": b"", "server": ("127.0.0.1", 8000)}
+    answer: dict[str, Any] = {}
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b""}
+
+    async def send(message: dict[str, Any]) -> None:
+        answer.setdefault("status", message.get("status"))
+        answer["body"] = answer.get("body", b"") + message.get("body", b"")
+
+    await app(scope, receive, send)
+    return answer["status"], answer["body"]
+
+
+async def test_a_session_cookie_in_a_second_cookie_header_counts_asgi() -> None:
+    """HTTP/2 may split ``Cookie`` into several headers: ours counts in any of them, and a
+    header that only mentions our name elsewhere does not hide it."""
+    provider = MockProvider("app", "app-secret")
+    app = asgi_app(provider)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=APP) as http:
+        started = await http.get("/sign-in", params={"return_to": "/private"})
+        back = provider.authorize(started.headers["location"])
+        assert (await http.get(back[len(APP) :])).status_code == 302
+        name = app.config.cookie_name
+        session = http.cookies[name]
+    ours = f"{name}={session}".encode()
+    for headers in (
+        [(b"cookie", b"theme=dark"), (b"cookie", ours)],
+        [(b"cookie", ours), (b"accept", b"*/*"), (b"cookie", b"theme=dark")],
+        [(b"x-note", name.encode() + b"=forged"), (b"cookie", b"a=b; " + ours)],
+    ):
+        status, body = await call_asgi(app, "/private", headers)
+        assert status == 200 and body.startswith(b"sub=user-alice"), (headers, body)
+    # our name outside a Cookie header, or a malformed value, is no session
+    for headers in (
+        [(b"x-note", ours), (b"cookie", b"theme=dark")],
+        [(b"cookie", ours[:-1] + b"!")],
+        [],
+    ):
+        status, _ = await call_asgi(app, "/private", headers)
+        assert status == 401, headers

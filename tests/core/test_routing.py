@@ -13,7 +13,7 @@ def test_protection_answers_stay_right_through_a_flood_of_paths() -> None:
     assert router.is_protected("/private") and router.is_protected("//private")
     for n in range(PROTECTION_MEMORY * 2 + 7):
         assert not router.is_protected(f"/public/{n}")
-        assert len(router._protection) <= PROTECTION_MEMORY
+        assert len(router.protection_known) <= PROTECTION_MEMORY
     assert router.is_protected("/private/x") and router.is_protected("/%2Fprivate")
     assert not router.is_protected("/privateer")
 
@@ -23,4 +23,4 @@ def test_long_paths_are_answered_but_not_remembered() -> None:
     long_private = "/private/" + "x" * REMEMBERED_PATH_LENGTH
     assert router.is_protected(long_private) and router.is_protected("/" + long_private)
     assert not router.is_protected("/public/" + "x" * REMEMBERED_PATH_LENGTH)
-    assert router._protection == {}
+    assert router.protection_known == {}

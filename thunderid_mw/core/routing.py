@@ -42,7 +42,8 @@ class Router:
         )
         #: Whether any path has a requirement beyond being signed in.
         self.has_requirements = bool(self._rules)
-        self._protection: dict[str, bool] = {}  # path -> is_protected(path)
+        # path -> is_protected(path); adapters may read it (never write) to skip a call
+        self.protection_known: dict[str, bool] = {}
 
     def route_for(self, path: str, mount: str = "") -> Route | None:
         """The middleware's own route at app-relative ``path``. The callback path comes from
@@ -58,14 +59,14 @@ class Router:
 
         Runs on every signed-out request, so answers are remembered: an app has few paths,
         and a flood of made-up ones only empties the memory (never a wrong answer)."""
-        known = self._protection.get(path)
+        known = self.protection_known.get(path)
         if known is not None:
             return known
         protected = _matches(path, self._exact, self._prefixes)
         if len(path) <= REMEMBERED_PATH_LENGTH:
-            if len(self._protection) >= PROTECTION_MEMORY:
-                self._protection.clear()
-            self._protection[path] = protected
+            if len(self.protection_known) >= PROTECTION_MEMORY:
+                self.protection_known.clear()
+            self.protection_known[path] = protected
         return protected
 
     def requirements_for(self, path: str) -> list[Requirement]:
