@@ -112,7 +112,9 @@ class ClientBase:
             assertion = self._assertion_signer.sign(metadata.issuer)
         args = request_args(call, assertion)
         if call.dpop_key is not None:
-            args["headers"]["DPoP"] = self._dpop_nonces.proof(call.dpop_key, call.method, call.url)
+            args["headers"]["DPoP"] = self._dpop_nonces.proof(
+                call.dpop_key, call.method, call.url, call.dpop_access_token
+            )
         return args
 
     def dpop_proof(self, session_id: str, access_token: str, method: str, url: str) -> str | None:
@@ -120,9 +122,11 @@ class ClientBase:
         the session's access token, or None when its tokens are not DPoP-bound."""
         entry = self._entries.get(session_id)
         loaded = entry.loaded if entry is not None else None
-        key = loaded.record.tokens.dpop_key if loaded is not None else None
-        if key is None:
+        tokens = loaded.record.tokens if loaded is not None else None
+        if tokens is None or not tokens.is_dpop_bound:
             return None
+        key = tokens.dpop_key
+        assert key is not None
         return self._dpop_nonces.proof(key, method, url, access_token)
 
     def dpop_nonce_asked(self, url: str, response: httpx.Response) -> bool:

@@ -110,3 +110,39 @@ def test_the_driver_retries_once_only_when_the_server_asks_for_a_nonce() -> None
     assert nonces.retry_with_nonce("https://api.example/v1", api)
     # Nonces are per server.
     assert "nonce" not in _decode(nonces.proof(KEY, "GET", "https://other.example/"))[1]
+
+
+def test_the_driver_names_a_presented_token_in_the_proof() -> None:
+    """A token request that presents a DPoP-bound access token (an exchange with
+    ``attach_token``) gets a proof with its hash (``ath``); other token requests do not."""
+    from tests.core.driver import make_config
+    from thunderid_mw import ThunderIDClient
+    from thunderid_mw.core.effects import HttpCall
+
+    client = ThunderIDClient(make_config(dpop=True), http=httpx.Client())
+    for presented, ath in (("at-1", access_token_hash("at-1")), (None, None)):
+        call = HttpCall(
+            "POST",
+            "https://idp/token",
+            "token endpoint",
+            {},
+            {},
+            dpop_key=KEY,
+            dpop_access_token=presented,
+        )
+        headers = client._request_args(call)["headers"]
+        assert _decode(headers["DPoP"])[1].get("ath") == ath
+    client.close()
+
+
+@pytest.mark.parametrize(
+    ("token_type", "key", "bound"),
+    [("DPoP", KEY, True), ("dpop", KEY, True), ("Bearer", KEY, False), ("DPoP", None, False)],
+)
+def test_a_token_is_dpop_bound_only_with_a_key_and_the_dpop_type(
+    token_type: str, key: str | None, bound: bool
+) -> None:
+    """A Bearer answer to a DPoP request keeps the key (later refreshes prove it) but its
+    access token goes out as Bearer, without a proof (RFC 9449 5)."""
+    tokens = TokenSet(access_token="at", token_type=token_type, dpop_key=key)
+    assert tokens.is_dpop_bound is bound

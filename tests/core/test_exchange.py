@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from dataclasses import replace
 from typing import Any
 from urllib.parse import unquote_plus
 
@@ -308,7 +309,7 @@ def test_invalid_client_with_attach_token_says_why(world: World, env: FlowEnv) -
     with pytest.raises(TokenEndpointError) as info:
         world.run(exchange_token(env, config(attach_token=True), key, loaded))
     assert info.value.error == "invalid_client" and info.value.status == 401
-    assert "attach_token=False" in str(info.value) and "Authorization: Bearer" in str(info.value)
+    assert "attach_token=False" in str(info.value) and "in Authorization" in str(info.value)
 
 
 def test_invalid_client_without_attach_token_is_plain(world: World, env: FlowEnv) -> None:
@@ -317,3 +318,70 @@ def test_invalid_client_without_attach_token_is_plain(world: World, env: FlowEnv
     with pytest.raises(TokenEndpointError) as info:
         world.run(exchange_token(env, config(), key, loaded))
     assert str(info.value) == "invalid_client"
+
+
+# -- a DPoP-bound session (RFC 9449) ---------------------------------------------------
+
+DPOP_KEY = '{"kty": "EC", "crv": "P-256", "x": "x", "y": "y", "d": "d"}'  # never parsed here
+
+
+def start_bound(world: World, env: FlowEnv, token_type: str = "DPoP") -> tuple[str, Loaded]:
+    key = env.keys.store_key_for("s", SID)
+    record = make_record(world.now, claims={"sub": "user-1"})
+    tokens = replace(record.tokens, token_type=token_type, dpop_key=DPOP_KEY)
+    return key, world.put_session(env, key, replace(record, tokens=tokens))
+
+
+def test_an_exchange_from_a_dpop_session_proves_its_key(world: World, env: FlowEnv) -> None:
+    """As on a refresh, the exchange carries a proof of the session's key, so the answer
+    can be bound to it; the access token stays in the form, not in Authorization."""
+    key, loaded = start_bound(world, env)
+    respond_with(world, json_result(200, {"access_token": "other", "token_type": "DPoP"}))
+    world.run(exchange_token(env, config(data={"t": "{{accessToken}}"}), key, loaded))
+    (call,) = world.calls
+    assert call.dpop_key == DPOP_KEY and call.dpop_access_token is None
+    assert call.headers["Authorization"].startswith("Basic ")
+    assert call.form is not None and call.form["t"] == "at-1"
+
+
+def test_attach_token_presents_a_dpop_bound_token_as_dpop(world: World, env: FlowEnv) -> None:
+    key, loaded = start_bound(world, env)
+    respond_with(world, json_result(200, {"access_token": "other", "token_type": "DPoP"}))
+    world.run(exchange_token(env, config(attach_token=True), key, loaded))
+    (call,) = world.calls
+    assert call.headers["Authorization"] == "DPoP at-1"
+    assert (call.dpop_key, call.dpop_access_token) == (DPOP_KEY, "at-1")  # the proof's ath
+
+
+def test_attach_token_presents_a_bearer_answer_to_a_dpop_session_as_bearer(
+    world: World, env: FlowEnv
+) -> None:
+    """A provider may answer a DPoP request with a Bearer token (RFC 9449 5): the key is
+    kept for proofs, the token is presented as what it is."""
+    key, loaded = start_bound(world, env, token_type="Bearer")
+    respond_with(world, json_result(200, {"access_token": "other"}))
+    world.run(exchange_token(env, config(attach_token=True), key, loaded))
+    (call,) = world.calls
+    assert call.headers["Authorization"] == "Bearer at-1"
+    assert (call.dpop_key, call.dpop_access_token) == (DPOP_KEY, None)
+
+
+def test_returns_session_keeps_a_dpop_answer_bound(world: World, env: FlowEnv) -> None:
+    key, loaded = start_bound(world, env)
+    respond_with(world, json_result(200, token_json("at-x", token_type="DPoP")))
+    world.run(exchange_token(env, config(returns_session=True), key, loaded))
+    stored = world.read_session(env, key)
+    assert stored is not None and stored.record.tokens.access_token == "at-x"
+    assert stored.record.tokens.is_dpop_bound and stored.record.tokens.dpop_key == DPOP_KEY
+
+
+def test_returns_session_refuses_a_token_type_it_cannot_use(world: World, env: FlowEnv) -> None:
+    """Without DPoP a DPoP-bound (or any non-Bearer) answer is refused, as at sign-in and
+    refresh, and the session keeps its tokens."""
+    key, loaded = start(world, env)
+    respond_with(world, json_result(200, token_json("at-x", token_type="DPoP")))
+    with pytest.raises(ProviderError, match="only Bearer tokens"):
+        world.run(exchange_token(env, config(returns_session=True), key, loaded))
+    stored = world.read_session(env, key)
+    assert stored is not None and stored.record.tokens.access_token == "at-1"
+    assert world.live_leases() == {}

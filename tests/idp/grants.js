@@ -2,6 +2,8 @@
 // Both take a live access token of this provider and mint new tokens under a new Grant.
 
 import { errors } from 'oidc-provider';
+// Not exported by name; the built-in grants validate DPoP proofs with it.
+import validateDpop from 'oidc-provider/lib/helpers/validate_dpop.js';
 
 import { findAccount, subjectOf } from './accounts.js';
 
@@ -45,6 +47,8 @@ function tokenExchange(provider, supportedScopes) {
     if (params.requested_token_type && params.requested_token_type !== ACCESS_TOKEN_TYPE) {
       throw new InvalidRequest(`requested_token_type must be ${ACCESS_TOKEN_TYPE}`);
     }
+    // A DPoP proof binds the new token to the client's key, as the built-in grants do.
+    const dPoP = await validateDpop(provider, ctx);
     const subject = await liveAccessToken(provider, params.subject_token, 'subject_token');
     const scope = resolveScope(ctx, subject.scope || 'openid', supportedScopes);
     const grant = await newGrant(provider, ctx, subject.accountId, scope);
@@ -59,11 +63,12 @@ function tokenExchange(provider, supportedScopes) {
     // audience and resource (RFC 8693 §2.1) both name the target; record them as `aud`.
     const targets = [params.audience, params.resource].flat().filter(Boolean);
     if (targets.length) at.setAudience(targets.length === 1 ? targets[0] : targets);
+    if (dPoP) at.setThumbprint('jkt', dPoP.thumbprint);
 
     ctx.body = {
       access_token: await at.save(),
       issued_token_type: ACCESS_TOKEN_TYPE,
-      token_type: 'Bearer',
+      token_type: dPoP ? 'DPoP' : 'Bearer',
       expires_in: at.expiration,
       scope,
     };

@@ -6,9 +6,11 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+import httpx
 import pytest
 
 from tests.support.idp import IdP, introspect
+from tests.support.protected_api import ProtectedAPI
 from tests.tokens.harness import aclient_sign_in, async_client, client_sign_in, refresh_counts
 from thunderid_mw import (
     NotSignedIn,
@@ -204,3 +206,35 @@ def raised_error_is_invalid_token(
     with pytest.raises(TokenEndpointError) as raised:
         client.exchange_token(config, session_id)
     return raised.value.error == "invalid_token" and raised.value.status == 401
+
+
+def test_an_exchange_from_a_dpop_session_is_bound_to_its_key(
+    idp_reset: IdP, sync_client: Any, protected_api: ProtectedAPI
+) -> None:
+    """With DPoP on, the exchange proves the session's key like a refresh does: the token
+    that replaces the session's is bound to the same key, and API calls with ctx.auth()
+    carry proofs for it (the token alone is refused)."""
+    idp = idp_reset
+    client, session_id = _signed_in(sync_client, idp, dpop=True)
+    before = client.context_for_session(session_id)
+    jkt = introspect(idp, before.require_access_token())["cnf"]["jkt"]
+    config = TokenExchangeConfig(
+        id="rebind", data=token_exchange_params("{{accessToken}}"), returns_session=True
+    )
+
+    body = client.exchange_token(config, session_id)
+
+    assert body is not None and body["token_type"] == "DPoP"
+    after = client.context_for_session(session_id)
+    assert after.access_token == body["access_token"] != before.access_token
+    assert introspect(idp, body["access_token"])["cnf"] == {"jkt": jkt}
+    assert after.user == before.user  # an answer with only an access token keeps the claims
+    auth = client.actions(after).auth()
+    called = httpx.get(f"{protected_api.url}/users/me", auth=auth, timeout=10)
+    assert called.status_code == 200, called.text
+    alone = httpx.get(
+        f"{protected_api.url}/users/me",
+        headers={"Authorization": f"Bearer {body['access_token']}"},
+        timeout=10,
+    )
+    assert alone.status_code == 401

@@ -32,6 +32,8 @@ class HttpCall:
     client_assertion: bool = False
     # Add a DPoP proof made with this private JWK (RFC 9449), retried once with a nonce.
     dpop_key: str | None = field(default=None, repr=False)
+    # The DPoP-bound access token the request presents: its hash goes in the proof (ath).
+    dpop_access_token: str | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True, slots=True)

@@ -93,10 +93,12 @@ class FlowEnv:
         url: str,
         bearer: str | None = None,
         dpop_key: str | None = None,
+        dpop_bound_token: str | None = None,
     ) -> TokenRequest:
         config = self.config
         method = config.auth_method
-        if bearer is not None and method == "client_secret_basic":
+        presents_token = bearer is not None or dpop_bound_token is not None
+        if presents_token and method == "client_secret_basic":
             # The Authorization header carries the bearer token; credentials go in the body.
             method = "client_secret_post"
         return build_token_request(
@@ -107,6 +109,7 @@ class FlowEnv:
             client_secret=config.client_secret,
             bearer=bearer,
             dpop_key=dpop_key,
+            dpop_bound_token=dpop_bound_token,
         )
 
     def post(
@@ -129,6 +132,7 @@ class FlowEnv:
             keep_lease,
             request.client_assertion,
             request.dpop_key,
+            request.dpop_access_token,
         )
         if isinstance(result, HttpFailure):
             error = OutcomeUnknown if result.sent else ProviderError

@@ -16,7 +16,7 @@ from .env import FlowEnv, Loaded
 from .errors import IDTokenError, NotSignedIn, ProviderError, RefreshUnavailable, TokenEndpointError
 from .refresh import hold_refresh_lock, refresh_lock_name, save_tokens
 from .session import user_claims
-from .tokens import parse_json_body, token_set_from_json
+from .tokens import accepted_token_set, parse_json_body
 
 TOKEN_EXCHANGE_GRANT = "urn:ietf:params:oauth:grant-type:token-exchange"
 ACCESS_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token"
@@ -100,13 +100,20 @@ def _exchange(
         ),
     }
     form = render_data(request.data, values)
-    bearer = None
+    # A DPoP session proves its key here too, as on a refresh: the answer is bound to it.
+    dpop_key = live.record.tokens.dpop_key if live else None
+    bearer = bound = None
     if request.attach_token:
         if live is None:
             raise NotSignedIn(f"token exchange {request.id!r} attaches a token but none exists")
-        bearer = live.record.tokens.access_token
+        if live.record.tokens.is_dpop_bound:
+            bound = live.record.tokens.access_token
+        else:
+            bearer = live.record.tokens.access_token
     url = request.token_endpoint or (yield from env.provider()).token_endpoint
-    http_request = env.token_request(form, url=url, bearer=bearer)
+    http_request = env.token_request(
+        form, url=url, bearer=bearer, dpop_key=dpop_key, dpop_bound_token=bound
+    )
     response = yield from env.post(http_request, "token endpoint")
     if response.status >= 500:
         raise ProviderError(f"the token endpoint answered HTTP {response.status}")
@@ -115,12 +122,12 @@ def _exchange(
         description = body.get("error_description")
         error = str(body.get("error") or "invalid_request")
         text = description if isinstance(description, str) else None
-        if bearer is not None and error == "invalid_client":
+        if request.attach_token and error == "invalid_client":
             # ThunderID (and others) read any Authorization header on the token endpoint as
             # the client's Basic credentials: a Bearer token there fails client auth.
             text = (
-                f"{text + '; ' if text else ''}this exchange sends the access token as "
-                f"Authorization: Bearer (attach_token=True), which providers such as "
+                f"{text + '; ' if text else ''}this exchange sends the access token in "
+                f"Authorization (attach_token=True), which providers such as "
                 "ThunderID read as client credentials; put the token in the form instead "
                 "({{accessToken}} in data) and set attach_token=False"
             )
@@ -129,7 +136,7 @@ def _exchange(
         if live is None or key is None:
             raise NotSignedIn(f"token exchange {request.id!r} returns a session but none exists")
         now = yield Now()
-        fresh = token_set_from_json(body, now)
+        fresh = accepted_token_set(body, now, dpop_key=dpop_key)
         new_claims: Mapping[str, Any] = live.record.claims
         if fresh.id_token:
             try:

@@ -39,6 +39,13 @@ class TokenSet:
             f"scopes={self.scopes!r}, with={present!r})"
         )
 
+    @property
+    def is_dpop_bound(self) -> bool:
+        """The access token is DPoP-bound: presented with a proof of ``dpop_key``. A Bearer
+        answer to a DPoP request (RFC 9449 5 allows one) keeps the key, for later refreshes,
+        but its access token is used as Bearer."""
+        return self.dpop_key is not None and self.token_type.lower() == "dpop"
+
     def merged_with(self, newer: TokenSet) -> TokenSet:
         """The result of a refresh: fields the provider did not send again are kept
         (RFC 6749 6: the refresh token and scope may be omitted)."""
@@ -67,6 +74,8 @@ class TokenRequest:
     client_assertion: bool = False
     # DPoP: the driver adds a fresh proof made with this key (and the server's nonce).
     dpop_key: str | None = field(default=None, repr=False)
+    # The DPoP-bound access token in ``Authorization`` (its hash goes into the proof).
+    dpop_access_token: str | None = field(default=None, repr=False)
 
 
 def client_auth(
@@ -94,7 +103,10 @@ def build_token_request(
     client_secret: str | None,
     bearer: str | None = None,
     dpop_key: str | None = None,
+    dpop_bound_token: str | None = None,
 ) -> TokenRequest:
+    """A token-endpoint request; ``bearer`` or ``dpop_bound_token`` (with ``dpop_key``)
+    presents an access token in ``Authorization`` (for providers that ask for one)."""
     auth_form, headers = client_auth(method, client_id, client_secret)
     form = dict(params)
     for name, value in auth_form.items():
@@ -102,12 +114,15 @@ def build_token_request(
     headers = {"Accept": "application/json", **headers}
     if bearer is not None:
         headers["Authorization"] = f"Bearer {bearer}"
+    elif dpop_bound_token is not None:  # with a proof naming it (RFC 9449 7.1)
+        headers["Authorization"] = f"DPoP {dpop_bound_token}"
     return TokenRequest(
         url=url,
         form=form,
         headers=headers,
         client_assertion=method == "private_key_jwt",
         dpop_key=dpop_key,
+        dpop_access_token=dpop_bound_token,
     )
 
 
@@ -153,6 +168,12 @@ def parse_token_response(
         raise TokenEndpointError(
             error, description if isinstance(description, str) else None, status=status
         )
+    return accepted_token_set(data, now, dpop_key=dpop_key)
+
+
+def accepted_token_set(data: dict[str, Any], now: float, *, dpop_key: str | None) -> TokenSet:
+    """The tokens of a successful token-endpoint answer, refused when they are of a type
+    this client cannot use; DPoP-bound ones remember ``dpop_key``."""
     tokens = token_set_from_json(data, now)
     if dpop_key is not None and tokens.token_type.lower() == "dpop":
         return replace(tokens, dpop_key=dpop_key)
