@@ -49,6 +49,7 @@ def _request_steps(mw: Any, session_id: str, header: str) -> list[Step]:
     pattern = getattr(cookies, "_SESSION_ID_RE", None)
     entry = getattr(client, "_entry", None)
     cookie_of_scope = getattr(asgi, "_cookie_header", None)
+    reader = getattr(client, "_session_id_in", None)
     scope = asgi_scope(header)
     return [
         (
@@ -56,6 +57,10 @@ def _request_steps(mw: Any, session_id: str, header: str) -> list[Step]:
             lambda: cookies.session_id_from_header(header, COOKIE_NAME),
         ),
         ("  find_cookie(header)", lambda: cookies.find_cookie(header, COOKIE_NAME)),
+        (
+            "SessionCookieReader(header), a header seen before",
+            None if reader is None else lambda: reader(header),
+        ),
         (
             "  session id pattern fullmatch",
             None if pattern is None else lambda: pattern.fullmatch(value),

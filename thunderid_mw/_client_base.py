@@ -20,6 +20,7 @@ from .client_assertion import assertion_signer
 from .context import AuthContext
 from .core import effects as fx
 from .core.config import ThunderIDConfig, TokenExchangeConfig
+from .core.cookies import SessionCookieReader
 from .core.crypto import Keys
 from .core.discovery import ProviderMetadata
 from .core.env import FlowEnv, Loaded
@@ -97,6 +98,8 @@ class ClientBase:
         self._refreshing: set[str] = set()
         self._refreshing_guard = threading.Lock()
         self.signed_out = AuthContext(self)
+        # The session id in a Cookie header (the adapters' hot path shares it).
+        self._session_id_in = SessionCookieReader(config.cookie_name)
 
     def actions(self, ctx: AuthContext) -> Any:
         """The typed actions for ``ctx`` (each client narrows the type)."""

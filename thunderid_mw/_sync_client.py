@@ -29,7 +29,6 @@ from .actions import SessionActions
 from .context import AuthContext
 from .core import effects as fx
 from .core.config import ThunderIDConfig, TokenExchangeConfig
-from .core.cookies import session_id_from_header
 from .core.errors import RefreshUnavailable
 from .core.handler import RequestInfo
 from .core.id_token import decode_unverified_claims
@@ -158,7 +157,7 @@ class ThunderIDClient(ClientBase):
 
     def context_for_cookie(self, cookie_header: str | None) -> AuthContext:
         """The request's context from its ``Cookie`` header (the per-request hot path)."""
-        session_id = session_id_from_header(cookie_header, self.config.cookie_name)
+        session_id = self._session_id_in(cookie_header)
         if session_id is None:
             return self.signed_out
         return self.context_for_session(session_id)

@@ -19,7 +19,6 @@ from .client import AsyncThunderIDClient
 from .context import CONTEXT_KEY
 from .core.authorization import refusal
 from .core.config import ThunderIDConfig
-from .core.cookies import session_id_from_header
 from .core.errors import ProviderError, RefreshUnavailable, StoreUnavailable, ThunderIDError
 from .core.handler import (
     MAX_FORM_BYTES,
@@ -72,10 +71,10 @@ class ThunderIDASGIMiddleware:
         self._protection_known = self.client._router.protection_known
         self._router = self.client._router
         self._has_requirements = self._router.has_requirements
-        self._cookie_name = self.config.cookie_name
+        self._session_id_in = self.client._session_id_in
         self._signed_out = self.client.signed_out
         self._cached_context = self.client._cached_context
-        self._cookie_needle = self._cookie_name.encode("latin-1") + b"="
+        self._cookie_needle = self.config.cookie_name.encode("latin-1") + b"="
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -97,11 +96,7 @@ class ThunderIDASGIMiddleware:
         for name, value in scope["headers"]:
             if name == b"cookie" and needle in value:
                 cookies = value if cookies is None else cookies + b"; " + value
-        session_id = (
-            None
-            if cookies is None
-            else session_id_from_header(cookies.decode("latin-1"), self._cookie_name)
-        )
+        session_id = self._session_id_in(cookies)
         if session_id is None:  # the cheapest path: no await, no store
             if self._protection_known.get(path, True) and self._is_protected(path):
                 response = challenge(self.config, _request_info(scope), None)

@@ -15,7 +15,6 @@ from .client import ThunderIDClient
 from .context import CONTEXT_KEY
 from .core.authorization import refusal
 from .core.config import ThunderIDConfig
-from .core.cookies import session_id_from_header
 from .core.errors import ProviderError, RefreshUnavailable, StoreUnavailable
 from .core.handler import MAX_FORM_BYTES, RequestInfo, challenge, parse_form, unavailable_for
 from .core.paths import mount_prefix
@@ -52,7 +51,7 @@ class ThunderIDWSGIMiddleware:
         self._is_protected = self.client._router.is_protected
         self._router = self.client._router
         self._has_requirements = self._router.has_requirements
-        self._cookie_name = self.config.cookie_name
+        self._session_id_in = self.client._session_id_in
         self._signed_out = self.client.signed_out
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
@@ -68,7 +67,7 @@ class ThunderIDWSGIMiddleware:
                 networks=self.config.trusted_proxy_networks,
             )
             return self._answer(self.client.handle_route(route, request), start_response)
-        session_id = session_id_from_header(environ.get("HTTP_COOKIE"), self._cookie_name)
+        session_id = self._session_id_in(environ.get("HTTP_COOKIE"))
         if session_id is None:  # the cheapest path: no store
             if self._is_protected(path):
                 return self._answer(

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from thunderid_mw.core.config import SessionCookieConfig
 from thunderid_mw.core.cookies import (
     MAX_COOKIE_HEADER,
+    REMEMBERED_HEADER_LENGTH,
+    REMEMBERED_HEADERS,
+    SessionCookieReader,
     clear_session_cookie,
     find_cookie,
     iter_cookies,
@@ -198,3 +203,33 @@ def test_host_prefix_that_cannot_hold_is_refused() -> None:
             after_sign_in_url="http://localhost:3000/callback",
             session_cookie=SessionCookieConfig(host_prefix=True),
         )
+
+
+# -- SessionCookieReader: the same answers, remembered ------------------------------------
+
+COOKIE_PARTS = st.sampled_from(
+    [f"{NAME}={SID}", f"{NAME}=", f'{NAME}="{SID}"', f"{NAME}={SID[:-1]}", f"x{NAME}={SID}",
+     f"{NAME}={SID}!", "theme=dark", "a=b", " ", ";", "=", '"', "é", f"{NAME}"]
+)  # fmt: skip
+HEADERS = st.lists(COOKIE_PARTS, max_size=6).map("; ".join) | st.text(max_size=80)
+
+
+@given(HEADERS)
+def test_the_reader_answers_as_session_id_from_header(header: str) -> None:
+    reader = SessionCookieReader(NAME)
+    raw = header.encode("utf-8")  # as an ASGI server passes it
+    for _ in range(2):  # parsed, then remembered
+        assert reader(header) == session_id_from_header(header, NAME)
+        assert reader(raw) == session_id_from_header(raw.decode("latin-1"), NAME)
+
+
+def test_the_reader_remembers_a_bounded_number_of_short_headers() -> None:
+    reader = SessionCookieReader(NAME)
+    assert reader(None) is None and reader("") is None and reader(b"") is None
+    headers = [f"{NAME}={SID[:-4]}{i:04d}" for i in range(REMEMBERED_HEADERS + 10)]
+    for header in headers:
+        assert reader(header) == header.partition("=")[2]
+    assert 0 < len(reader._known) <= REMEMBERED_HEADERS  # emptied once when full
+    long_header = f"{NAME}={SID}; pad=" + "x" * REMEMBERED_HEADER_LENGTH
+    assert reader(long_header) == SID
+    assert long_header not in reader._known  # too long to keep

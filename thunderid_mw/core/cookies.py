@@ -49,6 +49,40 @@ def session_id_from_header(header: str | None, name: str) -> str | None:
     return value
 
 
+#: How many Cookie headers a ``SessionCookieReader`` remembers, and the longest it keeps.
+REMEMBERED_HEADERS = 4096
+REMEMBERED_HEADER_LENGTH = 2048
+
+
+class SessionCookieReader:
+    """``session_id_from_header`` for one cookie name, remembering recent answers.
+
+    A browser sends the same ``Cookie`` header on each of its requests, and finding and
+    checking the session id in it is most of a signed-in request's own cost. The memory is
+    bounded: when full it is emptied (a flood of made-up headers costs only re-parsing).
+    ASGI's raw header bytes are accepted too, so a remembered one is not even decoded."""
+
+    __slots__ = ("_known", "name")
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self._known: dict[str | bytes, str | None] = {}
+
+    def __call__(self, header: str | bytes | None) -> str | None:
+        if not header:
+            return None
+        known = self._known.get(header, "")  # "" is never an answer: ids have 43 characters
+        if known != "":
+            return known
+        text = header.decode("latin-1") if isinstance(header, bytes) else header
+        session_id = session_id_from_header(text, self.name)
+        if len(header) <= REMEMBERED_HEADER_LENGTH:
+            if len(self._known) >= REMEMBERED_HEADERS:
+                self._known.clear()
+            self._known[header] = session_id
+        return session_id
+
+
 def iter_cookies(header: str | None, prefix: str) -> Iterator[tuple[str, str]]:
     """Every ``(name, value)`` whose name is ``prefix`` and a transaction suffix of the
     shape we write (slow path only). Other names are never returned, so a planted cookie
