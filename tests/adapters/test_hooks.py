@@ -151,6 +151,8 @@ def test_a_refused_user_gets_a_page_and_no_session_on_wsgi(
             thunderid.sign_in(client, "eve", claims={"email": "eve@elsewhere.test"})
         assert "answered 403" in str(refused.value)
         assert client.get("/").json() == {"signed_in": False, "ended": None}
+        # the tokens issued to the refused user do not outlive the refusal
+        assert len(thunderid.provider.revoked) == 2
         thunderid.sign_in(client, "ada", claims={"email": "ada@example.com"})
         assert client.get("/").json()["signed_in"] is True
     logged = [getattr(r, "event", "") for r in caplog.records]
@@ -165,6 +167,7 @@ async def test_a_refused_user_gets_a_page_and_no_session_on_asgi(thunderid: Fake
         with pytest.raises(TestKitError, match="answered 403"):
             await thunderid.async_sign_in(client)
         assert (await client.get("/")).json()["signed_in"] is False
+    assert len(thunderid.provider.revoked) == 2  # refresh and access token
 
 
 @pytest.mark.parametrize("adapter", ["wsgi", "asgi"])
@@ -188,6 +191,7 @@ async def test_a_failing_sign_in_hook_stores_no_session(
             assert (await aclient.get("/")).json()["signed_in"] is False
     failed = [r for r in caplog.records if getattr(r, "event", "") == "hook.failed"]
     assert len(failed) == 1 and "RuntimeError" in failed[0].getMessage()
+    assert len(thunderid.provider.revoked) == 2  # nobody holds the tokens: revoked
 
 
 def test_failing_sign_out_and_session_end_hooks_still_sign_out(

@@ -35,7 +35,7 @@ def start(world: World, env: FlowEnv, **record: object) -> str:
 
 def test_revokes_refresh_then_access_token(world: World, env: FlowEnv) -> None:
     world.http[REVOKE_URL] = lambda call: fx.HttpResult(200, b"")
-    assert world.run(revoke_tokens(env, make_record())) is True
+    assert world.run(revoke_tokens(env, make_record().tokens)) is True
     assert [c.url for c in world.calls] == [REVOKE_URL, REVOKE_URL]
     forms = [c.form for c in world.calls]
     assert forms[0] is not None and forms[1] is not None
@@ -46,7 +46,7 @@ def test_revokes_refresh_then_access_token(world: World, env: FlowEnv) -> None:
 
 def test_without_refresh_token_only_the_access_token(world: World, env: FlowEnv) -> None:
     world.http[REVOKE_URL] = lambda call: fx.HttpResult(200, b"")
-    world.run(revoke_tokens(env, make_record(refresh_token=None)))
+    world.run(revoke_tokens(env, make_record(refresh_token=None).tokens))
     assert [c.form["token_type_hint"] for c in world.calls if c.form] == ["access_token"]
 
 
@@ -58,14 +58,14 @@ def test_failing_revocation_is_logged_not_raised(
     world: World, env: FlowEnv, answer: fx.HttpResult | fx.HttpFailure
 ) -> None:
     world.http[REVOKE_URL] = lambda call: answer
-    assert world.run(revoke_tokens(env, make_record())) is False
+    assert world.run(revoke_tokens(env, make_record().tokens)) is False
     assert len(world.calls) == 2  # the second token is still tried
     assert [log.level for log in world.logs] == [logging.WARNING, logging.WARNING]
 
 
 def test_no_revocation_endpoint_is_logged(world: World) -> None:
     env = make_env(metadata=make_metadata(revocation_endpoint=None))
-    assert world.run(revoke_tokens(env, make_record())) is False
+    assert world.run(revoke_tokens(env, make_record().tokens)) is False
     assert world.calls == []
     assert [log.level for log in world.logs] == [logging.WARNING]
 

@@ -33,7 +33,8 @@ from .hooks import SignInEvent, SignInRejected, run_hook
 from .introspection import refresh_token_expiry
 from .pkce import code_challenge, code_verifier
 from .session import SessionRecord, user_claims
-from .tokens import parse_token_response
+from .signout import revoke_tokens
+from .tokens import TokenSet, parse_token_response
 
 SIGN_IN_ENTROPY = 96  # state, nonce and PKCE verifier: 32 random bytes each
 _TX_CONTEXT = b"thunderid-mw sign-in transaction"
@@ -303,7 +304,7 @@ def complete_sign_in(
         raise SignInError(
             "invalid_id_token", f"The ID token was rejected: {exc}.", status=502
         ) from exc
-    yield from _ask_the_app(env, SignInEvent(user_claims(claims), tokens.scopes))
+    yield from _ask_the_app(env, SignInEvent(user_claims(claims), tokens.scopes), tokens)
     refresh_expires_at = yield from refresh_token_expiry(env, tokens)
     if refresh_expires_at is not None:
         tokens = replace(tokens, refresh_expires_at=refresh_expires_at)
@@ -335,17 +336,20 @@ def complete_sign_in(
     raise StoreContention("could not allocate a session id (every save was refused)")
 
 
-def _ask_the_app(env: FlowEnv, event: SignInEvent) -> Flow[None]:
+def _ask_the_app(env: FlowEnv, event: SignInEvent, tokens: TokenSet) -> Flow[None]:
     """The app's ``on_sign_in`` hook, before anything is stored: a refusal or a failure
-    ends the sign-in here, with no session."""
+    ends the sign-in here, with no session, and the tokens just issued are revoked (no
+    one holds them, and they must not outlive the refusal at the provider)."""
     try:
         accepted = yield from run_hook(env.config.hooks.on_sign_in, event, "on_sign_in")
     except SignInRejected as exc:
         yield env.log(
             WARNING, "the on_sign_in hook refused the user", event=events.SIGN_IN_REJECTED
         )
+        yield from revoke_tokens(env, tokens)
         raise SignInError("sign_in_rejected", exc.message, status=403) from None
     if not accepted:
+        yield from revoke_tokens(env, tokens)
         raise SignInError(
             "sign_in_hook_failed",
             "The sign-in could not be completed because of a problem on this site. "

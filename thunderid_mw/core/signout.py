@@ -14,9 +14,10 @@ from .errors import ProviderError
 from .hooks import SignOutEvent, run_hook
 from .refresh import end_record
 from .session import EndReason, SessionRecord
+from .tokens import TokenSet
 
 
-def revoke_tokens(env: FlowEnv, record: SessionRecord) -> Flow[bool]:
+def revoke_tokens(env: FlowEnv, tokens: TokenSet) -> Flow[bool]:
     """Revoke the refresh token (which revokes its grant at most providers) and the access
     token. Failures are logged and reported as False, never raised: a dead revocation
     endpoint must not keep a user signed in locally."""
@@ -37,7 +38,6 @@ def revoke_tokens(env: FlowEnv, record: SessionRecord) -> Flow[bool]:
         )
         return False
     ok = True
-    tokens = record.tokens
     for token, hint in (
         (tokens.refresh_token, "refresh_token"),
         (tokens.access_token, "access_token"),
@@ -76,7 +76,7 @@ def end_session(
         return None
     yield from end_record(env, key, Loaded(loaded.record, loaded.version), reason)
     if revoke:
-        yield from revoke_tokens(env, loaded.record)
+        yield from revoke_tokens(env, loaded.record.tokens)
     if reason is EndReason.SIGNED_OUT and revoke:  # the user's own sign-out
         event = SignOutEvent(loaded.record.claims)
         yield from run_hook(env.config.hooks.on_sign_out, event, "on_sign_out")
