@@ -1,5 +1,6 @@
-"""A one-file Django project behind the middleware: ``application`` for a WSGI server,
-``asgi_application`` for an ASGI one (the same views, sync and async, under either).
+"""A one-file Django project with the middleware in ``MIDDLEWARE``: ``application`` for a
+WSGI server, ``asgi_application`` for an ASGI one (the same views, sync and async, under
+either), and Django's own test clients (``tests/examples/test_examples_with_the_kit.py``).
 
     # first the THUNDERID_* and PROFILE_API_URL settings of examples/README.md, then:
     gunicorn examples.django_app:application --bind 127.0.0.1:8000
@@ -22,7 +23,8 @@ settings.configure(
     SECRET_KEY=os.environ.get("DJANGO_SECRET_KEY", "example-only-" + "x" * 40),
     ROOT_URLCONF=__name__,
     ALLOWED_HOSTS=["127.0.0.1", "localhost"],
-    MIDDLEWARE=["thunderid_mw.integrations.django.AuthContextMiddleware"],
+    # Settings from THUNDERID_* (or set THUNDERID = ThunderIDConfig(...) here).
+    MIDDLEWARE=["thunderid_mw.integrations.django.ThunderIDMiddleware"],
 )
 
 from django.core.asgi import get_asgi_application  # noqa: E402  (after settings)
@@ -31,11 +33,6 @@ from django.http import HttpRequest, HttpResponse, JsonResponse  # noqa: E402
 from django.urls import path  # noqa: E402
 
 from examples.pages import home_page, profile_page  # noqa: E402
-from thunderid_mw import (  # noqa: E402
-    ThunderIDASGIMiddleware,
-    ThunderIDConfig,
-    ThunderIDWSGIMiddleware,
-)
 from thunderid_mw.integrations.django import get_auth, login_required  # noqa: E402
 
 PROFILE_API_URL = os.environ.get("PROFILE_API_URL", "http://127.0.0.1:5001").rstrip("/")
@@ -60,5 +57,5 @@ async def api_me(request: HttpRequest) -> JsonResponse:
 
 urlpatterns = [path("", home), path("profile", profile), path("api/me", api_me)]
 
-application = ThunderIDWSGIMiddleware(get_wsgi_application(), ThunderIDConfig.from_env())
-asgi_application = ThunderIDASGIMiddleware(get_asgi_application(), ThunderIDConfig.from_env())
+application = get_wsgi_application()
+asgi_application = get_asgi_application()

@@ -397,11 +397,17 @@ def test_configuration_reference_matches_the_code() -> None:
 
 
 @runs("test_kit_example.py")
+@runs("test_django_kit_example.py")
 @runs("test_hooks_example.py")
 @runs("test_pages_example.py")
 @pytest.mark.parametrize(
     ("name", "tests"),
-    [("test_kit_example.py", 4), ("test_hooks_example.py", 2), ("test_pages_example.py", 2)],
+    [
+        ("test_kit_example.py", 4),
+        ("test_django_kit_example.py", 2),
+        ("test_hooks_example.py", 2),
+        ("test_pages_example.py", 2),
+    ],
 )
 def test_user_test_files_run_under_pytest(tmp_path: Path, name: str, tests: int) -> None:
     """docs/testing-your-app.md and docs/hooks-and-pages.md: each user's test file passes

@@ -27,16 +27,16 @@ from urllib.parse import unquote
 from sanic import HTTPResponse, Request, Sanic
 from sanic.compat import Header
 
-from ..asgi import Message, Scope, ThunderIDASGIMiddleware
+from ..asgi import Scope
 from ..client import AsyncThunderIDClient
 from ..context import CONTEXT_KEY, AuthContext
 from ..core.config import ThunderIDConfig
 from ..core.responses import Response as CoreResponse
 from . import context_in
 from ._guard import ViewGuards
+from ._inline import InlineASGI
 
 _HOW = "install the extension, ThunderID(app, config)"
-_PASSED = "thunderid.passed"  # set in the scope when the middleware let the request through
 
 
 def _scope_of(request: Request) -> Scope:
@@ -56,10 +56,6 @@ def _scope_of(request: Request) -> Scope:
             for name, value in request.headers.items()
         ],
     }
-
-
-async def _let_through(scope: Scope, receive: Any, send: Any) -> None:
-    scope[_PASSED] = True
 
 
 def to_response(answer: CoreResponse) -> HTTPResponse:
@@ -86,32 +82,21 @@ class ThunderID:
             else AsyncThunderIDClient(config_or_client)
         )
         self.client = client
-        self._middleware = ThunderIDASGIMiddleware(_let_through, client)
+        self._inline = InlineASGI(client)
         app.register_middleware(self._before, "request")
 
     async def _before(self, request: Request) -> HTTPResponse | None:
         scope = _scope_of(request)
-        if request.stream is not None and self.client._router.route_for(scope["path"]):
+        if request.stream is not None and self._inline.is_route(scope["path"]):
             # No Sanic route matches our own routes, so Sanic has not read the body (the
             # sign-out form, a back-channel logout token) before its request middleware.
             await cast(Any, request).receive_body()  # untyped in Sanic
-        sent: list[Message] = []
-
-        async def receive() -> Message:
-            return {"type": "http.request", "body": request.body or b"", "more_body": False}
-
-        async def send(message: Message) -> None:
-            sent.append(message)
-
-        await self._middleware(scope, receive, send)
-        if scope.get(_PASSED):
-            request.ctx.thunderid = scope[CONTEXT_KEY]
-            request.ctx.thunderid_scope = scope
-            return None
-        start = sent[0]
-        body = b"".join(m.get("body", b"") for m in sent[1:])
-        headers = [(n.decode("latin-1"), v.decode("latin-1")) for n, v in start["headers"]]
-        return to_response(CoreResponse(start["status"], headers, body))
+        answer = await self._inline(scope, request.body or b"")
+        if answer is not None:
+            return to_response(answer)
+        request.ctx.thunderid = scope[CONTEXT_KEY]
+        request.ctx.thunderid_scope = scope
+        return None
 
 
 def get_auth(request: Request) -> AuthContext:

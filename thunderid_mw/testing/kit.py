@@ -79,7 +79,8 @@ class FakeThunderID:
     def config(self, app_url: str = DEFAULT_APP_URL, **overrides: Any) -> ThunderIDConfig:
         """A ``ThunderIDConfig`` pointing at the fake provider, with an in-memory store.
         ``app_url`` is the origin the test client sends (werkzeug: ``http://localhost``,
-        starlette's ``TestClient`` and Django: ``http://testserver``)."""
+        starlette's ``TestClient`` and Django's clients: ``http://testserver``, Sanic's
+        ``app.asgi_client``: ``http://mockserver:1234``)."""
         settings: dict[str, Any] = {
             "base_url": self.provider.issuer,
             "client_id": self.provider.client_id,
@@ -143,7 +144,7 @@ class FakeThunderID:
 
     async def async_sign_in(
         self,
-        client: httpx.AsyncClient,
+        client: Any,
         sub: str = "user-1",
         *,
         claims: Mapping[str, Any] | None = None,
@@ -152,7 +153,8 @@ class FakeThunderID:
         refresh: bool = True,
         return_to: str = "/",
     ) -> str:
-        """``sign_in`` for an ``httpx.AsyncClient`` (over ``ASGITransport``)."""
+        """``sign_in`` for an async client: ``httpx.AsyncClient`` (over ``ASGITransport``),
+        Sanic's ``app.asgi_client`` or Django's ``AsyncClient``."""
         user = FakeUser(sub, dict(claims or {}), scopes, expires_in, refresh)
         result: str = await _run_async(client, self._sign_in_steps(user, return_to))
         return result
@@ -162,7 +164,7 @@ class FakeThunderID:
         result: str = _run_sync(client, self._sign_out_steps())
         return result
 
-    async def async_sign_out(self, client: httpx.AsyncClient) -> str:
+    async def async_sign_out(self, client: Any) -> str:
         result: str = await _run_async(client, self._sign_out_steps())
         return result
 
@@ -172,9 +174,7 @@ class FakeThunderID:
         result: int = _run_sync(client, self._logout_steps(sub))
         return result
 
-    async def async_back_channel_logout(
-        self, client: httpx.AsyncClient, sub: str = "user-1"
-    ) -> int:
+    async def async_back_channel_logout(self, client: Any, sub: str = "user-1") -> int:
         result: int = await _run_async(client, self._logout_steps(sub))
         return result
 
@@ -216,7 +216,8 @@ class FakeThunderID:
                 raise TestKitError(
                     f"the test client's origin is not {config.app_origin}: build the config "
                     "with thunderid.config(app_url=<the client's base URL>), e.g. "
-                    "'http://testserver' for starlette's TestClient"
+                    "'http://testserver' for starlette's TestClient and Django's Client, "
+                    "'http://mockserver:1234' for Sanic's app.asgi_client"
                 )
             raise TestKitError(
                 f"{config.sign_in_path} answered {answer.status} {location!r}, not a "
@@ -267,7 +268,8 @@ def _cookie_value(set_cookies: tuple[str, ...], name: str) -> str | None:
 
 def _run_sync(client: Any, steps: Steps) -> Any:
     """Drive ``steps`` with a sync test client: an ``httpx.Client`` (starlette's
-    ``TestClient`` is one) or a werkzeug ``Client`` (Flask's ``test_client()``)."""
+    ``TestClient`` is one), a werkzeug ``Client`` (Flask's ``test_client()``) or Django's
+    ``django.test.Client``."""
     answer: _Answer | None = None
     while True:
         try:
@@ -276,6 +278,8 @@ def _run_sync(client: Any, steps: Steps) -> Any:
             return stop.value
         if hasattr(client, "application"):  # werkzeug's Client names the app it calls
             answer = _from_werkzeug(_werkzeug_call(client, request))
+        elif _is_django_client(client):
+            answer = _from_django(client.generic(**_django_args(request)))
         else:
             response = client.request(
                 request.method, request.path, **_httpx_args(request), follow_redirects=False
@@ -283,17 +287,44 @@ def _run_sync(client: Any, steps: Steps) -> Any:
             answer = _from_httpx(response)
 
 
-async def _run_async(client: httpx.AsyncClient, steps: Steps) -> Any:
+async def _run_async(client: Any, steps: Steps) -> Any:
+    """``_run_sync`` for async clients: ``httpx.AsyncClient``, Sanic's ``app.asgi_client``
+    (sanic-testing) or Django's ``django.test.AsyncClient``."""
     answer: _Answer | None = None
     while True:
         try:
             request = steps.send(answer) if answer is not None else next(steps)
         except StopIteration as stop:
             return stop.value
+        if _is_django_client(client):
+            answer = _from_django(await client.generic(**_django_args(request)))
+            continue
         response = await client.request(
             request.method, request.path, **_httpx_args(request), follow_redirects=False
         )
+        if isinstance(response, tuple):  # sanic-testing answers (request, response)
+            response = response[-1]
         answer = _from_httpx(response)
+
+
+def _is_django_client(client: Any) -> bool:
+    return any(
+        kind.__module__ == "django.test.client" and kind.__name__ == "ClientMixin"
+        for kind in type(client).__mro__
+    )
+
+
+def _django_args(request: _Request) -> dict[str, Any]:
+    """``generic`` arguments (Django's test clients: the query string stays in the path,
+    and ``generic`` follows no redirect)."""
+    form = urlencode(dict(request.form)) if request.form is not None else ""
+    return {
+        "method": request.method,
+        "path": request.path,
+        "data": form,
+        "content_type": "application/x-www-form-urlencoded",
+        "headers": dict(request.headers),
+    }
 
 
 def _httpx_args(request: _Request) -> dict[str, Any]:
@@ -331,4 +362,13 @@ def _from_werkzeug(response: Any) -> _Answer:
         response.headers.get("Location"),
         tuple(response.headers.getlist("Set-Cookie")),
         response.get_data(as_text=True),
+    )
+
+
+def _from_django(response: Any) -> _Answer:
+    return _Answer(
+        response.status_code,
+        response.headers.get("Location"),
+        tuple(morsel.OutputString() for morsel in response.cookies.values()),
+        response.content.decode("utf-8", "replace") if not response.streaming else "",
     )
