@@ -29,7 +29,8 @@ def while_live(step: Callable[[float], T]) -> tuple[T, float]:
 
     On a loaded machine (SQLite's fsync under the parallel suite) the step can outlast the
     lifetime, and what it saw then proves nothing either way: the step is run again with a
-    longer lifetime once the first has lapsed, so the check is never decided by the clock."""
+    longer lifetime, so the check is never decided by the clock. The step must start by
+    undoing what an earlier try of it may have left."""
     for lifetime in LONGER_TRIES:
         ends = later(lifetime)
         seen = step(lifetime)
@@ -92,6 +93,7 @@ def test_create_if_absent_refuses_a_live_record(store: SessionStore) -> None:
 
 def test_expired_record_loads_as_none(store: SessionStore) -> None:
     def save_and_load(lifetime: float) -> StoredItem | None:
+        store.delete("k")
         store.save("k", b"x", expires_at=later(lifetime), expected_version=None)
         return store.load("k")
 
@@ -199,6 +201,7 @@ def test_release_unknown_lock(store: SessionStore) -> None:
 
 def test_lapsed_lease_is_taken_over_and_fenced(store: SessionStore) -> None:
     def lease_then_contend(lifetime: float) -> tuple[bool, bool]:
+        store.release_lock("L", "new")  # won by "new" if a slow first try let the lease lapse
         return store.acquire_lock("L", "old", lifetime), store.acquire_lock("L", "new", 10)
 
     (taken, contended), ends = while_live(lease_then_contend)
@@ -253,6 +256,7 @@ async def test_async_twins(store: SessionStore) -> None:
         assert await store.aload("k") is None
 
         async def lease_then_contend(lifetime: float) -> tuple[bool, bool]:
+            await store.arelease_lock("L", "b")  # see the sync test
             return (
                 await store.aacquire_lock("L", "a", lifetime),
                 await store.aacquire_lock("L", "b", 10),
