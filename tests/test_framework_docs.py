@@ -7,8 +7,10 @@ and uvicorn, as users run them."""
 
 from __future__ import annotations
 
+import os
 import re
-import textwrap
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
@@ -191,26 +193,8 @@ def test_sanic_page_on_sanics_own_server(idp: IdP, tmp_path: Path) -> None:
         server.stop()
 
 
-DJANGO_SETTINGS = """
-SECRET_KEY = "django-docs-test-only-0123456789abcdef"
-ROOT_URLCONF = "urls"
-ALLOWED_HOSTS = ["127.0.0.1"]
-MIDDLEWARE = ["thunderid_mw.integrations.django.AuthContextMiddleware"]
-"""
-DJANGO_URLS = """
-from django.urls import path
-
-import views
-
-urlpatterns = [
-    path("profile", views.profile),
-    path("me", views.me),
-    path("me-sync", views.me_sync),
-    path("documents", views.documents),
-]
-"""
-
-
+@runs("settings.py")
+@runs("urls.py")
 @runs("wsgi.py")
 @runs("asgi.py")
 @runs("views.py")
@@ -218,10 +202,10 @@ urlpatterns = [
 def test_django_page_under_gunicorn_and_uvicorn(
     idp: IdP, protected_api: ProtectedAPI, tmp_path: Path, server_kind: str
 ) -> None:
-    for name in ("wsgi.py", "asgi.py", "views.py"):
+    # The page's project, served wrapped (wsgi.py, asgi.py): ThunderIDMiddleware, in its
+    # settings too, leaves such requests to the wrapper.
+    for name in ("settings.py", "urls.py", "wsgi.py", "asgi.py", "views.py"):
         (tmp_path / name).write_text(MODULES[name][1])
-    (tmp_path / "settings.py").write_text(textwrap.dedent(DJANGO_SETTINGS))
-    (tmp_path / "urls.py").write_text(textwrap.dedent(DJANGO_URLS))
     port = free_port()
     env = app_env(
         idp,
@@ -229,6 +213,7 @@ def test_django_page_under_gunicorn_and_uvicorn(
         "memory://",
         PYTHONPATH=str(tmp_path),
         DJANGO_SETTINGS_MODULE="settings",
+        DJANGO_SECRET_KEY="django-docs-test-only-0123456789abcdef",
         PROFILE_API_URL=protected_api.url,
     )
     module = "wsgi:application" if server_kind == "gunicorn" else "asgi:application"
@@ -244,3 +229,64 @@ def test_django_page_under_gunicorn_and_uvicorn(
                 assert answer.json()["sub"] == "user-alice"
     finally:
         server.stop()
+
+
+# -- each page's "Test it": a user's test file, with the test kit --------------------------
+
+PAGE_TESTS = {
+    "test_flask_app.py": "flask.md",
+    "test_fastapi_app.py": "fastapi.md",
+    "test_quart_app.py": "quart.md",
+    "test_litestar_app.py": "litestar.md",
+    "test_bottle_app.py": "bottle.md",
+    "test_falcon_app.py": "falcon.md",
+    "test_pyramid_app.py": "pyramid.md",
+    "test_sanic_app.py": "sanic.md",
+    "test_views.py": "django.md",
+}
+
+
+def test_every_framework_page_tests_its_app_with_the_kit_in_three_lines() -> None:
+    pages = {path.name for path in (ROOT / "docs" / "frameworks").glob("*.md")}
+    assert pages - {"any-framework.md", "authorization.md"} == set(PAGE_TESTS.values())
+    for name, page in PAGE_TESTS.items():
+        doc, source = MODULES[name]
+        assert doc.name == page, name
+        body = re.findall(r"^def test_\w+\(.*\n((?:    .*\n)+)", source + "\n", re.M)
+        body += re.findall(r"^async def test_\w+\(.*\n((?:    .*\n)+)", source + "\n", re.M)
+        assert len(body) == 1 and body[0].count("\n") == 3, (name, body)
+        assert "sign_in(" in body[0], name
+
+
+@runs("test_flask_app.py")
+@runs("test_fastapi_app.py")
+@runs("test_quart_app.py")
+@runs("test_litestar_app.py")
+@runs("test_bottle_app.py")
+@runs("test_falcon_app.py")
+@runs("test_pyramid_app.py")
+@runs("test_sanic_app.py")
+@runs("test_views.py")
+def test_framework_pages_test_files_pass_under_pytest(tmp_path: Path) -> None:
+    """Every framework page's app and its "Test it" file, run as a user runs them: a plain
+    pytest (with pytest-django for the Django project), the ``thunderid`` fixture from the
+    installed plugin, no IdP."""
+    for name, (doc, source) in MODULES.items():
+        if doc.parent.name == "frameworks":
+            (tmp_path / name).write_text(source)
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("THUNDERID_")},
+        "DJANGO_SETTINGS_MODULE": "settings",
+        "DJANGO_SECRET_KEY": "django-docs-test-only-0123456789abcdef",
+        "PROFILE_API_URL": "http://127.0.0.1:9",  # imported by views.py, not called
+    }
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *PAGE_TESTS],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-2000:]
+    assert f"{len(PAGE_TESTS)} passed" in run.stdout, run.stdout[-2000:]

@@ -1,9 +1,14 @@
 """The test kit (thunderid_mw.testing) through the real middleware, on every kind of test
-client it supports: werkzeug, starlette's TestClient, httpx sync (WSGI) and async (ASGI)."""
+client it supports: werkzeug, starlette's TestClient, httpx sync (WSGI) and async (ASGI),
+Quart's test client (Django's and Sanic's: tests/integrations/test_django_middleware.py,
+tests/examples/test_examples_with_the_kit.py), and ``import_app`` for apps configured at
+import."""
 
 from __future__ import annotations
 
 import json
+import os
+import sys
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -13,7 +18,7 @@ from starlette.testclient import TestClient
 from werkzeug.test import Client
 
 from thunderid_mw import ThunderIDASGIMiddleware, ThunderIDConfig, ThunderIDWSGIMiddleware
-from thunderid_mw.testing import FakeThunderID, TestKitError
+from thunderid_mw.testing import FakeProvider, FakeThunderID, TestKitError
 
 
 def _describe(ctx: Any) -> bytes:
@@ -181,3 +186,66 @@ def test_an_app_without_the_middleware_is_reported(thunderid: FakeThunderID) -> 
 def test_the_kit_needs_a_config_first(thunderid: FakeThunderID) -> None:
     with pytest.raises(TestKitError, match=r"thunderid\.config"):
         thunderid.sign_in(Client(wsgi_page))
+
+
+ENV_APP = """
+import json
+
+from thunderid_mw import ThunderIDConfig, ThunderIDWSGIMiddleware
+
+CONFIG = ThunderIDConfig.from_env()
+
+
+def page(environ, start_response):
+    ctx = environ["thunderid"]
+    start_response("200 OK", [("Content-Type", "application/json")])
+    return [json.dumps({"signed_in": ctx.is_signed_in, "ended": ctx.ended_reason}).encode()]
+
+
+application = ThunderIDWSGIMiddleware(page, CONFIG)
+"""
+
+
+def test_import_app_loads_an_app_configured_at_import_and_undoes_it(
+    thunderid_provider: FakeProvider, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "kit_env_app.py").write_text(ENV_APP)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setenv("THUNDERID_SECRET", "the user's own")
+    monkeypatch.delenv("THUNDERID_STORE", raising=False)
+    kit = FakeThunderID(thunderid_provider)
+    first = kit.import_app("kit_env_app:application")
+    assert first.config.base_url == thunderid_provider.issuer
+    client = Client(first)
+    kit.sign_in(client)
+    kit.expire_sessions()  # the kit reaches the app's sessions (its SQLite file)
+    assert json.loads(client.get("/").get_data())["ended"] == "expired"
+
+    second = kit.import_app("kit_env_app:application")  # imported anew, new settings
+    assert second is not first and second.config.secret != first.config.secret
+    workdir = kit._workdir
+    assert workdir is not None and os.path.isdir(workdir)
+    kit.close()
+    assert os.environ["THUNDERID_SECRET"] == "the user's own"
+    assert "THUNDERID_STORE" not in os.environ
+    assert not os.path.exists(workdir)
+    sys.modules.pop("kit_env_app", None)
+
+
+async def test_quart_test_client(thunderid: FakeThunderID) -> None:
+    from quart import Quart
+
+    from thunderid_mw.integrations.quart import current_auth
+
+    app = Quart(__name__)
+    app.asgi_app = ThunderIDASGIMiddleware(app.asgi_app, thunderid.config())  # type: ignore[method-assign]
+
+    @app.get("/me")
+    async def me() -> dict[str, Any]:
+        return {"user": dict(current_auth().user)}
+
+    client = app.test_client()
+    await thunderid.async_sign_in(client, "ada", claims={"name": "Ada"})
+    assert (await (await client.get("/me")).get_json())["user"]["name"] == "Ada"
+    await thunderid.async_sign_out(client)
+    assert (await (await client.get("/me")).get_json())["user"] == {}

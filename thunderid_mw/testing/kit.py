@@ -11,7 +11,12 @@ real HTTP, so everything the app sees is what a real sign-in gives it.
 
 from __future__ import annotations
 
+import importlib
+import os
 import secrets
+import shutil
+import sys
+import tempfile
 import time
 from collections.abc import Generator, Mapping
 from dataclasses import dataclass, field, replace
@@ -73,6 +78,21 @@ class FakeThunderID:
     def __init__(self, provider: FakeProvider):
         self.provider = provider
         self._apps: list[_App] = []
+        self._saved_environ: dict[str, str | None] = {}
+        self._workdir: str | None = None
+
+    def close(self) -> None:
+        """Undo ``import_app``: the environment as it was, its session files removed (the
+        fixture calls this after each test)."""
+        for name, value in self._saved_environ.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        self._saved_environ.clear()
+        if self._workdir is not None:
+            shutil.rmtree(self._workdir, ignore_errors=True)
+            self._workdir = None
 
     # Settings for the app under test --------------------------------------------------
 
@@ -108,6 +128,22 @@ class FakeThunderID:
         }
         self._remember(ThunderIDConfig.from_env(variables))
         return variables
+
+    def import_app(self, target: str, app_url: str = DEFAULT_APP_URL) -> Any:
+        """``"module:attribute"`` (or ``"module"``) imported anew with ``environ()``'s
+        ``THUNDERID_*`` variables set, for an app built at import with
+        ``ThunderIDConfig.from_env()``. The variables stay set until the test ends
+        (``close()``); sessions go to a SQLite file of the kit's own."""
+        if self._workdir is None:
+            self._workdir = tempfile.mkdtemp(prefix="thunderid-kit-")
+        store = f"sqlite:///{self._workdir}/sessions-{len(self._apps)}.sqlite3"
+        for name, value in self.environ(store, app_url).items():
+            self._saved_environ.setdefault(name, os.environ.get(name))
+            os.environ[name] = value
+        module_name, _, attribute = target.partition(":")
+        sys.modules.pop(module_name, None)  # a module imported before read older settings
+        module = importlib.import_module(module_name)
+        return getattr(module, attribute) if attribute else module
 
     def _remember(self, config: ThunderIDConfig) -> None:
         store = config.store
@@ -154,7 +190,8 @@ class FakeThunderID:
         return_to: str = "/",
     ) -> str:
         """``sign_in`` for an async client: ``httpx.AsyncClient`` (over ``ASGITransport``),
-        Sanic's ``app.asgi_client`` or Django's ``AsyncClient``."""
+        Quart's ``app.test_client()``, Sanic's ``app.asgi_client`` or Django's
+        ``AsyncClient``."""
         user = FakeUser(sub, dict(claims or {}), scopes, expires_in, refresh)
         result: str = await _run_async(client, self._sign_in_steps(user, return_to))
         return result
@@ -288,8 +325,9 @@ def _run_sync(client: Any, steps: Steps) -> Any:
 
 
 async def _run_async(client: Any, steps: Steps) -> Any:
-    """``_run_sync`` for async clients: ``httpx.AsyncClient``, Sanic's ``app.asgi_client``
-    (sanic-testing) or Django's ``django.test.AsyncClient``."""
+    """``_run_sync`` for async clients: ``httpx.AsyncClient``, Quart's
+    ``app.test_client()``, Sanic's ``app.asgi_client`` (sanic-testing) or Django's
+    ``django.test.AsyncClient``."""
     answer: _Answer | None = None
     while True:
         try:
@@ -298,6 +336,9 @@ async def _run_async(client: Any, steps: Steps) -> Any:
             return stop.value
         if _is_django_client(client):
             answer = _from_django(await client.generic(**_django_args(request)))
+            continue
+        if type(client).__module__.startswith("quart."):  # app.test_client()
+            answer = await _from_quart(await client.open(request.path, **_quart_args(request)))
             continue
         response = await client.request(
             request.method, request.path, **_httpx_args(request), follow_redirects=False
@@ -325,6 +366,14 @@ def _django_args(request: _Request) -> dict[str, Any]:
         "content_type": "application/x-www-form-urlencoded",
         "headers": dict(request.headers),
     }
+
+
+def _quart_args(request: _Request) -> dict[str, Any]:
+    headers = dict(request.headers)
+    if request.form is None:
+        return {"method": request.method, "headers": headers}
+    headers["Content-Type"] = "application/x-www-form-urlencoded"
+    return {"method": request.method, "headers": headers, "data": urlencode(dict(request.form))}
 
 
 def _httpx_args(request: _Request) -> dict[str, Any]:
@@ -371,4 +420,13 @@ def _from_django(response: Any) -> _Answer:
         response.headers.get("Location"),
         tuple(morsel.OutputString() for morsel in response.cookies.values()),
         response.content.decode("utf-8", "replace") if not response.streaming else "",
+    )
+
+
+async def _from_quart(response: Any) -> _Answer:
+    return _Answer(
+        response.status_code,
+        response.headers.get("Location"),
+        tuple(response.headers.getlist("Set-Cookie")),
+        await response.get_data(as_text=True),
     )

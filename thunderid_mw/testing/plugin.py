@@ -20,7 +20,9 @@ def thunderid_provider() -> Iterator[FakeProvider]:
 
 
 @pytest.fixture
-def thunderid(thunderid_provider: FakeProvider) -> FakeThunderID:
+def thunderid(thunderid_provider: FakeProvider) -> Iterator[FakeThunderID]:
     """The test kit, with the provider's switches reset for this test."""
     thunderid_provider.reset()
-    return FakeThunderID(thunderid_provider)
+    kit = FakeThunderID(thunderid_provider)
+    yield kit
+    kit.close()
