@@ -25,18 +25,19 @@ def later(seconds: float = TTL) -> float:
 
 def while_live(step: Callable[[float], T]) -> tuple[T, float]:
     """Run `step(lifetime)`, which gives a record or lease a short lifetime and observes it
-    still live; return what it observed and when the lifetime ends.
+    still live; return what it observed and a moment by which the lifetime has surely ended.
 
-    On a loaded machine (SQLite's fsync under the parallel suite) the step can outlast the
-    lifetime, and what it saw then proves nothing either way: the step is run again with a
-    longer lifetime, so the check is never decided by the clock. The step must start by
-    undoing what an earlier try of it may have left."""
+    The lifetime starts during the step, so an observation made before `lifetime` has
+    passed since the step began saw it live. On a loaded machine (SQLite's fsync under the
+    parallel suite) the step can take longer than that, and what it saw then proves nothing
+    either way: the step is run again with a longer lifetime, so the check is never decided
+    by the clock. The step must start by undoing what an earlier try of it may have left."""
     for lifetime in LONGER_TRIES:
-        ends = later(lifetime)
+        began = time.time()
         seen = step(lifetime)
-        if time.time() < ends:
-            return seen, ends
-        time.sleep(0.05)  # everything the step created has lapsed; start afresh
+        done = time.time()
+        if done < began + lifetime:
+            return seen, done + lifetime
     pytest.fail(f"each step outlasted its lifetime, even {LONGER_TRIES[-1]} s")
 
 
@@ -47,11 +48,11 @@ def sleep_past(ends: float) -> None:
 async def awhile_live(step: Callable[[float], Awaitable[T]]) -> tuple[T, float]:
     """`while_live` for an async step."""
     for lifetime in LONGER_TRIES:
-        ends = later(lifetime)
+        began = time.time()
         seen = await step(lifetime)
-        if time.time() < ends:
-            return seen, ends
-        await _asleep(0.05)
+        done = time.time()
+        if done < began + lifetime:
+            return seen, done + lifetime
     pytest.fail(f"each step outlasted its lifetime, even {LONGER_TRIES[-1]} s")
 
 
