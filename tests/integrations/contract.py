@@ -30,14 +30,19 @@ def check_signed_out(server: Server, public: str, protected: str = "/profile") -
 
 
 def check_signed_in(server: Server, idp: IdP, public: str) -> httpx.Client:
-    """alice reaches the views she may see and gets 403 at ``/admin``; her client is
-    returned for the framework's own checks."""
+    """alice reaches the views she may see and gets 403 at ``/admin`` (JSON for code, an
+    HTML page with a way back for a browser); her client is returned for the framework's
+    own checks."""
     alice = sign_in(server.url, idp, "alice", return_to="/profile")
     assert alice.get("/public").text == public.format(True)
     assert alice.get("/profile", headers=API).json()["sub"] == "user-alice"
     assert alice.get("/named").text == "named"
     forbidden = alice.get("/admin", headers=API)
     assert forbidden.status_code == 403 and forbidden.json()["error"] == "forbidden"
+    page = alice.get("/admin", headers=BROWSER)
+    assert page.status_code == 403, page.text
+    assert page.headers["content-type"].startswith("text/html"), page.headers
+    assert "href=" in page.text, page.text  # a way back
     return alice
 
 
