@@ -96,7 +96,7 @@ class ThunderIDASGIMiddleware:
         for name, value in scope["headers"]:
             if name == b"cookie" and needle in value:
                 cookies = value if cookies is None else cookies + b"; " + value
-        session_id = self._session_id_in(cookies)
+        session_id = None if cookies is None else self._session_id_in(cookies)
         if session_id is None:  # the cheapest path: no await, no store
             if self._protection_known.get(path, True) and self._is_protected(path):
                 response = challenge(self.config, _request_info(scope), None)
