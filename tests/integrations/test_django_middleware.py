@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.test import AsyncClient, Client, override_settings
@@ -137,3 +138,27 @@ async def test_async_client(project: None, thunderid: FakeThunderID) -> None:
     await thunderid.async_sign_in(client, "user-ada")
     assert await thunderid.async_back_channel_logout(client, "user-ada") == 200
     assert (await client.get("/")).content == b"home logged_out_by_provider"
+
+
+def test_a_wrong_thunderid_setting_is_named(project: None) -> None:
+    with (
+        override_settings(THUNDERID={"base_url": "https://id.example"}),
+        pytest.raises(TypeError, match=r"settings\.THUNDERID must be a ThunderIDConfig"),
+    ):
+        Client().get("/")
+
+
+def test_an_application_already_wrapped_is_left_to_the_wrapper(
+    project: None, thunderid: FakeThunderID
+) -> None:
+    """Both installed (the WSGI wrapper and the class): the wrapper decides, the class only
+    passes its context on, so a session of the wrapper's is the one the views see."""
+    from django.core.handlers.wsgi import WSGIHandler
+
+    from thunderid_mw import ThunderIDWSGIMiddleware
+
+    wrapped = ThunderIDWSGIMiddleware(WSGIHandler(), thunderid.config(app_url="http://testserver"))
+    transport = httpx.WSGITransport(app=wrapped)
+    with httpx.Client(transport=transport, base_url="http://testserver") as browser:
+        thunderid.sign_in(browser, "user-ada", claims=ADA)
+        assert browser.get("/").text == "home Ada"

@@ -2,11 +2,12 @@
 own tests, with no identity provider to run.
 
 The kit drives the browser's side of a sign-in with the app's test client (werkzeug /
-Flask ``test_client()``, starlette ``TestClient``, or an ``httpx`` client over
-``WSGITransport``/``ASGITransport``): ``/sign-in`` on the app, the authorization request
-answered by ``FakeProvider`` for the user the test chose, then the app's callback. The
-middleware exchanges the code and validates the ID token against the fake provider over
-real HTTP, so everything the app sees is what a real sign-in gives it.
+Flask ``test_client()``, Quart's ``test_client()``, starlette's or Litestar's
+``TestClient``, Django's ``Client``/``AsyncClient``, Sanic's ``asgi_client``, or an
+``httpx`` client over ``WSGITransport``/``ASGITransport``): ``/sign-in`` on the app, the
+authorization request answered by ``FakeProvider`` for the user the test chose, then the
+app's callback. The middleware exchanges the code and validates the ID token against the
+fake provider over real HTTP, so everything the app sees is what a real sign-in gives it.
 """
 
 from __future__ import annotations
