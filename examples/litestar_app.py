@@ -16,24 +16,24 @@ import httpx
 from litestar import Litestar, MediaType, get
 
 from examples.pages import home_page, profile_page
-from thunderid_mw import AuthContext, ThunderIDConfig
-from thunderid_mw.integrations.litestar import ThunderIDPlugin, login_required
+from thunderid_mw import ThunderIDConfig
+from thunderid_mw.integrations.litestar import CurrentAuth, ThunderIDPlugin, login_required
 
 PROFILE_API_URL = os.environ.get("PROFILE_API_URL", "http://127.0.0.1:5001").rstrip("/")
 
 
 @get("/", media_type=MediaType.HTML)
-async def home(auth: AuthContext) -> str:
+async def home(auth: CurrentAuth) -> str:
     return home_page(auth)
 
 
 @get("/profile", guards=[login_required], media_type=MediaType.HTML)
-async def profile(auth: AuthContext) -> str:
+async def profile(auth: CurrentAuth) -> str:
     return profile_page(auth)
 
 
 @get("/api/me", guards=[login_required])
-async def api_me(auth: AuthContext) -> dict[str, Any]:
+async def api_me(auth: CurrentAuth) -> dict[str, Any]:
     async with httpx.AsyncClient(auth=auth.auth()) as api:
         answer = await api.get(f"{PROFILE_API_URL}/users/me")
     answer.raise_for_status()

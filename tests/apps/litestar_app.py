@@ -9,22 +9,26 @@ from typing import Any
 from litestar import Litestar, get
 
 from tests.apps.common import config_from_env
-from thunderid_mw import AuthContext
-from thunderid_mw.integrations.litestar import ThunderIDPlugin, login_required, requires
+from thunderid_mw.integrations.litestar import (
+    CurrentAuth,
+    ThunderIDPlugin,
+    login_required,
+    requires,
+)
 
 
 @get("/public")
-async def public(auth: AuthContext) -> str:
+async def public(auth: CurrentAuth) -> str:
     return f"public signed_in={auth.is_signed_in}"
 
 
 @get("/profile", guards=[login_required])
-async def profile(auth: AuthContext) -> dict[str, Any]:
+async def profile(auth: CurrentAuth) -> dict[str, Any]:
     return dict(auth.user)
 
 
 @get("/named", guards=[requires(claims={"name": "Alice Liddell"})])
-def named(auth: AuthContext) -> str:
+def named(auth: CurrentAuth) -> str:
     return "named"
 
 

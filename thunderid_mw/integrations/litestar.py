@@ -4,7 +4,7 @@
     from thunderid_mw.integrations.litestar import ThunderIDPlugin, login_required, requires
 
     @get("/profile", guards=[login_required])
-    async def profile(auth: AuthContext) -> dict: return dict(auth.user)
+    async def profile(auth: CurrentAuth) -> dict: return dict(auth.user)
 
     @get("/admin", guards=[requires(roles="admin")])    # signed in without the role: 403
     async def admin() -> str: ...
@@ -14,19 +14,20 @@
 Litestar runs app middleware only for routes it matched, so the plugin registers the
 middleware's own routes (sign-in, callback, sign-out, back-channel logout) as ASGI route
 handlers and installs ``ThunderIDASGIMiddleware`` as app middleware: every matched route
-gets ``scope["thunderid"]``, also provided as the dependency ``auth``. A refused guard
+gets ``scope["thunderid"]``, also provided as the dependency ``auth`` (a parameter
+``auth: CurrentAuth``, marked as Litestar's named dependency). A refused guard
 sends exactly what the middleware answers (redirect / 401 / 403).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any, cast
+from typing import Annotated, Any, cast
 
 from litestar import Request, Response
 from litestar.config.app import AppConfig
 from litestar.connection import ASGIConnection
-from litestar.di import Provide
+from litestar.di import Dependency, Provide
 from litestar.handlers import BaseRouteHandler, asgi
 from litestar.middleware import DefineMiddleware
 from litestar.plugins import InitPlugin
@@ -42,6 +43,11 @@ from . import authorize, context_in
 from ._guard import requirement_of
 
 _HOW = "add plugins=[ThunderIDPlugin(config)] to the Litestar app"
+
+CurrentAuth = Annotated[AuthContext, Dependency(kind="named")]
+"""The request's ``AuthContext`` as a handler parameter named ``auth`` (Litestar's
+``NamedDependency``; a bare ``auth: AuthContext`` is an inferred dependency, deprecated
+in Litestar 2.23 and gone in 3.0)."""
 
 
 class AuthRefused(Exception):
@@ -140,12 +146,13 @@ class ThunderIDPlugin(InitPlugin):
         )
         app_config.dependencies.setdefault("auth", Provide(get_auth, sync_to_thread=False))
         app_config.exception_handlers[AuthRefused] = refused_handler
-        app_config.signature_namespace.update(AuthContext=AuthContext)
+        app_config.signature_namespace.update(AuthContext=AuthContext, CurrentAuth=CurrentAuth)
         return app_config
 
 
 __all__ = [
     "AuthRefused",
+    "CurrentAuth",
     "ThunderIDPlugin",
     "get_auth",
     "login_required",
