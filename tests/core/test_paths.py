@@ -53,6 +53,9 @@ def test_collapse(path: str, expected: str) -> None:
         "/\\private",
         "/%5Cprivate",
         "//api//data",
+        "//api/../x",  # Werkzeug merges the slashes and gives "../x" to /api/<path:rest>
+        "///api/%2E%2E/x",
+        "/%2Fapi/../x",
         "/api",
         "/admin",
         "/administrator",

@@ -51,6 +51,8 @@ ATTACKS = [
     "/private/.",
     "/%5Cprivate",
     "/private?x=1",
+    "//api/files/../../x",  # Flask: slashes merged, "../../x" given to /api/files/<path:name>
+    "///api/files/%2E%2E/%2E%2E/x",
     "//private?" + "&".join(f"f{i}=v" for i in range(100)),
 ]
 
@@ -130,16 +132,18 @@ def test_a_browser_is_sent_to_sign_in_for_the_tricked_path(
     assert status == 302
 
 
+@pytest.mark.parametrize("path", ["//private", "//api/files/../../x"])
 def test_without_the_normalised_check_flask_would_serve_the_page(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, path: str
 ) -> None:
-    """Why the tests above matter: Werkzeug routes ``//private`` to ``/private``."""
+    """Why the tests above matter: Werkzeug routes ``//private`` to ``/private`` and
+    ``//api/files/../../x`` to ``/api/files/<path:name>``."""
     for name, value in app_env(_NoIdP(), free_port(), "memory://").items():
         monkeypatch.setenv(name, value)
     from tests.apps.frameworks.flask_app import bare
 
     environ = create_environ("/", "http://127.0.0.1/")
-    environ["PATH_INFO"] = "//private"
+    environ["PATH_INFO"] = path
     statuses: list[str] = []
     body = b"".join(bare.wsgi_app(environ, lambda status, headers: statuses.append(status)))
     assert statuses[0].startswith("200") and body == PROTECTED.encode()

@@ -1,8 +1,10 @@
 """Request paths as frameworks route them, and URLs that are safe in a header.
 
 The protection decision must hold for every way a framework could route a path: Werkzeug
-merges repeated slashes, some routers resolve dot segments, and a server may decode
-``%2F`` before routing. So a path is protected when any of its routable forms is.
+merges repeated slashes (and leaves dot segments to a ``<path:...>`` converter, so
+``//api/../x`` reaches ``/api/<path:rest>``), some routers resolve dot segments, and a
+server may decode ``%2F`` before routing. So a path is protected when any of its routable
+forms is.
 """
 
 from __future__ import annotations
@@ -33,6 +35,13 @@ def collapse(path: str) -> str:
     return result
 
 
+def merge_slashes(path: str) -> str:
+    """``path`` with repeated slashes merged and nothing else changed (Werkzeug's routing)."""
+    while "//" in path:
+        path = path.replace("//", "/")
+    return path
+
+
 def is_plain(path: str) -> bool:
     """True when ``path`` can only be routed as written (the hot path: no generator)."""
     return (
@@ -46,12 +55,13 @@ def routable_forms(path: str) -> tuple[str, ...]:
     after percent-decoding (``/%2Fprivate``) or with backslashes read as slashes."""
     if is_plain(path):
         return (path,)
-    forms = {path, collapse(path)}
+    forms = {path, collapse(path), merge_slashes(path)}
     decoded = path
     for _ in range(3):  # %252F decodes in two steps; three covers any double encoding
         decoded = unquote(decoded)
-        forms.add(collapse(decoded))
-        forms.add(collapse(decoded.replace("\\", "/")))
+        for form in (decoded, decoded.replace("\\", "/")):
+            forms.add(collapse(form))
+            forms.add(merge_slashes(form))
     return tuple(forms)
 
 

@@ -1,4 +1,5 @@
-"""Flask (Werkzeug merges repeated slashes when it routes)."""
+"""Flask (Werkzeug merges repeated slashes when it routes, and hands dot segments to a
+``<path:...>`` converter as they are: ``//api/files/../../x`` reaches ``files``)."""
 
 from flask import Flask
 
@@ -17,6 +18,11 @@ def public() -> str:
 @bare.get("/private")
 @bare.get("/api/data")
 def private() -> str:
+    return PROTECTED
+
+
+@bare.get("/api/files/<path:name>")
+def files(name: str) -> str:
     return PROTECTED
 
 
