@@ -1,5 +1,6 @@
 """The long hostile-input run: at least 10,000 generated requests per adapter (WSGI,
-ASGI) and store (memory, SQLite), seeded and reproducible. One summary line each, then
+ASGI) and store (memory, SQLite), and per adapter with the app below a mount prefix,
+seeded and reproducible. One summary line each, then
 the first findings of each kind if there are any; exit status 1 if any property failed.
 
     .venv/bin/python scripts/fuzz.py                     # 10,000 each, seed 1
@@ -21,11 +22,18 @@ from hypothesis import HealthCheck, given, seed, settings
 
 from tests.support.fuzz import FuzzRequest, Harness, describe, requests
 
-COMBINATIONS = [("wsgi", "memory"), ("wsgi", "sqlite"), ("asgi", "memory"), ("asgi", "sqlite")]
+COMBINATIONS = [
+    ("wsgi", "memory", ""),
+    ("wsgi", "sqlite", ""),
+    ("asgi", "memory", ""),
+    ("asgi", "sqlite", ""),
+    ("wsgi", "memory", "/app"),
+    ("asgi", "memory", "/app"),
+]
 
 
-def run(adapter: str, store: str, count: int, seed_value: int) -> bool:
-    harness = Harness(adapter, store)
+def run(adapter: str, store: str, mount: str, count: int, seed_value: int) -> bool:
+    harness = Harness(adapter, store, mount)
     started = time.monotonic()
 
     @seed(seed_value)
@@ -45,7 +53,8 @@ def run(adapter: str, store: str, count: int, seed_value: int) -> bool:
         harness.close()
     findings = harness.findings
     seconds = time.monotonic() - started
-    print(f"{findings.summary(f'{adapter}+{store} seed={seed_value}')} ({seconds:.0f} s)")
+    label = f"{adapter}+{store}{' mounted at ' + mount if mount else ''} seed={seed_value}"
+    print(f"{findings.summary(label)} ({seconds:.0f} s)")
     if not findings.clean:
         print(describe(findings))
     return findings.clean
@@ -56,7 +65,7 @@ def main() -> int:
     parser.add_argument("--requests", type=int, default=10_000, help="per adapter and store")
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
-    results = [run(a, s, args.requests, args.seed) for a, s in COMBINATIONS]
+    results = [run(a, s, m, args.requests, args.seed) for a, s, m in COMBINATIONS]
     return 0 if all(results) else 1
 
 

@@ -19,10 +19,19 @@ SHORT_RUN = settings(
 )
 
 
-@pytest.fixture(params=["wsgi-memory", "wsgi-sqlite", "asgi-memory", "asgi-sqlite"])
+@pytest.fixture(
+    params=[
+        "wsgi-memory",
+        "wsgi-sqlite",
+        "asgi-memory",
+        "asgi-sqlite",
+        "wsgi-memory-/app",
+        "asgi-memory-/app",
+    ]
+)
 def harness(request: pytest.FixtureRequest) -> Iterator[Harness]:
-    adapter, store = str(request.param).split("-")
-    running = Harness(adapter, store)
+    adapter, store, *mount = str(request.param).split("-")
+    running = Harness(adapter, store, *mount)
     yield running
     running.close()
 
@@ -65,5 +74,43 @@ def test_the_harness_notices_harm() -> None:
         harness.wsgi._is_protected = lambda path: False  # type: ignore[method-assign]
         harness.send(FuzzRequest("GET", "/private", (), (), (), b"", False))
         assert harness.findings.protected_served
+    finally:
+        harness.close()
+
+
+@pytest.mark.parametrize("mount", ["", "/app"])
+def test_the_harness_knows_a_foreign_redirect_and_a_stray_cookie(mount: str) -> None:
+    """The redirect and cookie checks can fail: what a browser would take off the site,
+    and a cookie named by the request or without our flags, are reported."""
+    from tests.support.fuzz import APP, COOKIE, ISSUER, OPEN_REDIRECTS
+
+    harness = Harness("wsgi", "memory", mount)
+    try:
+        ours = "Path=/; Max-Age=0; HttpOnly; SameSite=Lax"
+        good = [
+            ("Location", mount + "/sign-in?return_to=%2Fprivate"),
+            ("Location", APP + mount + "/sign-in?return_to=/x"),
+            ("Location", ISSUER + "/authorize?x=1"),
+            ("Set-Cookie", f"{COOKIE}=; {ours}"),
+            ("Set-Cookie", f"{COOKIE}.tx.{'A' * 16}=v; {ours}"),
+        ]
+        harness._check_redirects_and_cookies("good", good)
+        assert harness.findings.clean, describe(harness.findings)
+        foreign = ["//evil.example", "///evil.example", "/\\evil.example", "/\t/evil.example"]
+        foreign += ["/x\r\nSet-Cookie: planted=1", "/x\nLocation: https://evil.example"]
+        bad = [("Location", mount + target) for target in foreign]
+        bad += [("Location", target) for target in OPEN_REDIRECTS if not target.startswith("/")]
+        bad += [("Location", "http://app.fuzz.evil.example/"), ("Location", "/x" if mount else "")]
+        harness._check_redirects_and_cookies("bad", bad)
+        assert len(harness.findings.foreign_redirects) == len(bad)
+        harness._check_redirects_and_cookies(
+            "cookies",
+            [
+                ("Set-Cookie", f"planted=1; {ours}"),
+                ("Set-Cookie", f"{COOKIE}.tx.a; Domain=evil.example=v; {ours}"),
+                ("Set-Cookie", f"{COOKIE}=v; Path=/; HttpOnly"),
+            ],
+        )
+        assert len(harness.findings.stray_cookies) == 3
     finally:
         harness.close()

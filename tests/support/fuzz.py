@@ -11,7 +11,13 @@ and checks the properties every answer must have:
 * every header value can be encoded (latin-1, no CR/LF);
 * a request that does not own a session never changes or ends one (Alice's session is in
   the store; no request carries her cookie);
-* a signed-out request never reaches the app on a protected path, in any spelling.
+* a signed-out request never reaches the app on a protected path, in any spelling;
+* every ``Location`` stays on this site (a path under the mount prefix, or the app's own
+  origin) or goes to the provider: no open redirect, whatever ``return_to`` says;
+* every ``Set-Cookie`` names one of our cookies (never a name taken from the request) and
+  carries the configured flags (``Path``, ``HttpOnly``, ``SameSite``).
+
+A harness may run the app below a mount prefix (WSGI ``SCRIPT_NAME``, ASGI ``root_path``).
 
 Used by ``tests/security/test_fuzz.py`` (short) and ``scripts/fuzz.py`` (long, seeded).
 """
@@ -86,8 +92,22 @@ SEGMENTS = st.one_of(
     st.text(min_size=1, max_size=6),
 )
 PATHS = st.lists(SEGMENTS, min_size=1, max_size=5).map(lambda parts: "/" + "/".join(parts))
+OPEN_REDIRECTS = [
+    "//evil.example",
+    "///evil.example",
+    "/\\evil.example",
+    "\\\\evil.example",
+    "https://evil.example/",
+    "https:evil.example",
+    "/\t/evil.example",
+    "/%2F%2Fevil.example",
+    "/\u3000/evil.example",
+    "/x\r\nSet-Cookie: planted=1",
+    "/x\nLocation: https://evil.example",
+    "javascript:alert(1)",
+]
 QUERY_VALUES = st.one_of(
-    st.sampled_from(["/private", "//evil.example", "/%E2%88%95", "/\\evil", "x" * 3000]),
+    st.sampled_from(["/private", "/%E2%88%95", "x" * 3000, *OPEN_REDIRECTS]),
     st.text(max_size=20),
 )
 QUERIES = st.lists(
@@ -210,6 +230,8 @@ class Findings:
     bad_headers: list[str] = field(default_factory=list)
     unowned_changes: list[str] = field(default_factory=list)
     protected_served: list[str] = field(default_factory=list)
+    foreign_redirects: list[str] = field(default_factory=list)
+    stray_cookies: list[str] = field(default_factory=list)
     statuses: Counter[int] = field(default_factory=Counter)
 
     @property
@@ -220,6 +242,8 @@ class Findings:
             or self.bad_headers
             or self.unowned_changes
             or self.protected_served
+            or self.foreign_redirects
+            or self.stray_cookies
         )
 
     def summary(self, label: str) -> str:
@@ -228,22 +252,26 @@ class Findings:
             f"500s={len(self.server_errors)} bad_headers={len(self.bad_headers)} "
             f"unowned_changes={len(self.unowned_changes)} "
             f"protected_served={len(self.protected_served)} "
+            f"foreign_redirects={len(self.foreign_redirects)} "
+            f"stray_cookies={len(self.stray_cookies)} "
             f"statuses={dict(sorted(self.statuses.items()))}"
         )
 
 
 class Harness:
-    """One middleware (``wsgi`` or ``asgi``) over one store (``memory`` or ``sqlite``)."""
+    """One middleware (``wsgi`` or ``asgi``) over one store (``memory`` or ``sqlite``),
+    the app at the site's root or below ``mount`` (e.g. ``/app``)."""
 
-    def __init__(self, adapter: str, store: str):
+    def __init__(self, adapter: str, store: str, mount: str = ""):
         self.adapter = adapter
+        self.mount = mount
         self._tmp = tempfile.TemporaryDirectory()
         backend = MemoryStore() if store == "memory" else SQLiteStore(f"{self._tmp.name}/s.sqlite3")
         self.config = ThunderIDConfig(
             client_id="app",
             client_secret="app-secret",
             base_url=ISSUER,
-            after_sign_in_url=APP + "/callback",
+            after_sign_in_url=APP + mount + "/callback",
             secret=SECRET,
             store=backend,
             protected_paths=PROTECTED,
@@ -328,17 +356,42 @@ class Harness:
                 continue
             if "\r" in value or "\n" in value:
                 self.findings.bad_headers.append(f"{label}: {name}: {value!r}")
+        self._check_redirects_and_cookies(label, answer.headers)
         if self._alice_state() != before:
             self.findings.unowned_changes.append(label)
         reached, signed_in = answer.reached_app, answer.app_saw_signed_in
         if reached and not signed_in and looks_protected(request.path):
             self.findings.protected_served.append(label)
 
+    def _check_redirects_and_cookies(self, label: str, headers: list[tuple[str, str]]) -> None:
+        for name, value in headers:
+            if name.lower() == "location" and not self._stays_on_site(value):
+                self.findings.foreign_redirects.append(f"{label}: {value!r}")
+            if name.lower() == "set-cookie" and not self._is_our_cookie(value):
+                self.findings.stray_cookies.append(f"{label}: {value!r}")
+
+    def _stays_on_site(self, location: str) -> bool:
+        """The test's own idea of a safe redirect: the provider, the app's own origin, or
+        a path under the mount that no browser reads as another host."""
+        if location.startswith((ISSUER + "/", APP + "/")):
+            return True
+        if any(ord(c) <= 0x20 or ord(c) == 0x7F for c in location) or "\\" in location:
+            return False
+        own = self.mount + "/"
+        return location.startswith(own) and not location[len(own) :].startswith("/")
+
+    @staticmethod
+    def _is_our_cookie(set_cookie: str) -> bool:
+        first, *attributes = [part.strip() for part in set_cookie.split(";")]
+        name = first.partition("=")[0]
+        ours = name == COOKIE or re.fullmatch(re.escape(COOKIE) + r"\.tx\.[A-Za-z0-9_-]{16}", name)
+        return bool(ours) and {"Path=/", "HttpOnly", "SameSite=Lax"} <= set(attributes)
+
     def _send_wsgi(self, request: FuzzRequest) -> Answer:
         path_bytes = unquote_to_bytes(request.path.encode("utf-8", "surrogatepass"))
         environ: dict[str, Any] = {
             "REQUEST_METHOD": request.method,
-            "SCRIPT_NAME": "",
+            "SCRIPT_NAME": self.mount,
             "PATH_INFO": path_bytes.decode("latin-1"),
             "QUERY_STRING": request.query_string,
             "SERVER_NAME": "app.fuzz",
@@ -373,9 +426,10 @@ class Harness:
             "http_version": "1.1",
             "method": request.method,
             "scheme": "http",
-            "path": unquote(request.path, errors="replace"),
-            "raw_path": raw_path,
-            "root_path": "",
+            # ASGI servers put the mount in both path and root_path.
+            "path": self.mount + unquote(request.path, errors="replace"),
+            "raw_path": self.mount.encode() + raw_path,
+            "root_path": self.mount,
             "query_string": request.query_string.encode("ascii"),
             "headers": headers,
             "server": ("app.fuzz", 80),
@@ -408,5 +462,7 @@ def describe(findings: Findings, limit: int = 5) -> str:
         "bad_headers": findings.bad_headers[:limit],
         "unowned_changes": findings.unowned_changes[:limit],
         "protected_served": findings.protected_served[:limit],
+        "foreign_redirects": findings.foreign_redirects[:limit],
+        "stray_cookies": findings.stray_cookies[:limit],
     }
     return json.dumps({k: v for k, v in parts.items() if v}, indent=1)
