@@ -27,6 +27,7 @@ from .core.env import FlowEnv, Loaded
 from .core.errors import NotSignedIn, RefreshUnavailable
 from .core.exchange import exchange_token
 from .core.handler import RequestInfo, route_flow
+from .core.par import authorization_redirect
 from .core.provider import ProviderCache, key_set_flow, metadata_flow
 from .core.records import RecordCodec
 from .core.refresh import NOT_A_PROVIDER_FAILURE
@@ -38,8 +39,8 @@ from .core.signin import (
     SIGN_IN_ENTROPY,
     CallbackParams,
     SignInTransaction,
+    authorization_request,
     complete_sign_in,
-    start_sign_in,
 )
 from .core.signout import end_session, sign_out_target
 from .core.token_state import RefreshOutcome
@@ -316,16 +317,15 @@ class ClientBase:
         now = yield fx.Now()
         entropy = yield fx.RandomBytes(SIGN_IN_ENTROPY)
         seal_nonce = yield fx.RandomBytes(12)
-        url, _ = start_sign_in(
+        request, _ = authorization_request(
             self.config,
-            metadata,
             return_to=return_to,
             entropy=entropy,
             now=now,
             extra_params=params,
             state_of=lambda tx: tx.seal(self._keys, seal_nonce, bound_to=session_id),
         )
-        return url
+        return (yield from authorization_redirect(self._env, metadata, request))
 
     def _sign_in_flow(
         self, session_id: str, code: str, state: str, session_state: str | None, iss: str | None

@@ -22,6 +22,10 @@ function zeroCounts() {
     revocations: 0,
     introspections: 0,
     refresh_dropped: 0,
+    // Pushed authorization requests (RFC 9126): how many, and the last one's parameter
+    // names (values stay here: they hold PKCE challenges and client secrets).
+    pushed_authorization_requests: 0,
+    last_pushed_params: [],
   };
 }
 
@@ -107,6 +111,11 @@ export function instrument(endpoints) {
       grantType = new URLSearchParams(raw).get('grant_type');
       counter = tokenCounter(grantType);
       counter.calls += 1;
+    } else if (endpoint === 'pushed_authorization_request' && ctx.method === 'POST') {
+      const raw = await readBody(ctx.req);
+      ctx.req.body = raw;
+      state.counts.pushed_authorization_requests += 1;
+      state.counts.last_pushed_params = [...new URLSearchParams(raw).keys()].sort();
     } else if (endpoint === 'revocation') {
       state.counts.revocations += 1;
     } else if (endpoint === 'introspection') {
@@ -179,6 +188,7 @@ export function onGrantError(ctx, _err) {
 
 const FAILABLE = new Set([
   'token', 'revocation', 'introspection', 'discovery', 'jwks', 'userinfo', 'authorization', 'end_session',
+  'pushed_authorization_request',
 ]);
 
 function intField(body, name, { min = 0, allowMinusOne = false } = {}) {

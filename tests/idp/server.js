@@ -8,7 +8,8 @@
 // Environment: PORT (0 = any free port; the issuer is printed on stdout as
 // `READY <issuer>`), TLS_CERT + TLS_KEY (PEM paths: serve HTTPS), ACCESS_TOKEN_TTL,
 // REFRESH_TOKEN_TTL (seconds), PKJWT_CLIENT_JWK (public JWK of the private_key_jwt client
-// `pkjwt-client`), DEBUG (verbose logs), IDP_PROFILE (`default`, or `thunderid`: answer like
+// `pkjwt-client`), PAR_REQUIRED=1 (every authorization request must be pushed, RFC 9126),
+// DEBUG (verbose logs), IDP_PROFILE (`default`, or `thunderid`: answer like
 // ThunderID's server, see thunderid.js).
 
 import './quiet.js';
@@ -121,6 +122,12 @@ async function configuration() {
         allowedPolicy: async (_ctx, client) => client.clientAuthMethod !== 'none',
       },
       revocation: { enabled: true },
+      // Pushed authorization requests (RFC 9126) at /oauth2/par; PAR_REQUIRED=1 makes the
+      // metadata say require_pushed_authorization_requests (and refuses unpushed ones).
+      pushedAuthorizationRequests: {
+        enabled: true,
+        requirePushedAuthorizationRequests: process.env.PAR_REQUIRED === '1',
+      },
       // DPoP (RFC 9449): a request with a proof gets bound tokens; a nonce is always
       // required, so every DPoP client meets use_dpop_nonce first.
       dPoP: { enabled: true, nonceSecret: randomBytes(32), requireNonce: () => true },

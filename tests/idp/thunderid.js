@@ -5,7 +5,7 @@
 // What differs from the default profile:
 // - one client-auth method per client: another registered method -> 400 unauthorized_client,
 //   two at once -> 400 invalid_request (oidc-provider's own answer);
-// - any Authorization header on token/revocation/introspection is parsed as Basic: a Bearer
+// - any Authorization header on token/revocation/introspection/PAR is parsed as Basic: a Bearer
 //   (or other) scheme is 401 invalid_client;
 // - refreshed ID tokens carry no nonce, auth_time, acr or amr; no ID token carries sid;
 // - a bad subject token in a token exchange is invalid_request (not invalid_grant);
@@ -97,7 +97,9 @@ function basicClientId(authorization) {
  * ctx.req.body) for ThunderID's client-auth and error answers.
  */
 export function thunderidEndpoints(provider, routes, tokenExchangeGrant) {
-  const clientAuthPaths = new Set([routes.token, routes.revocation, routes.introspection]);
+  const clientAuthPaths = new Set([
+    routes.token, routes.revocation, routes.introspection, routes.pushed_authorization_request,
+  ]);
   return async function thunderid(ctx, next) {
     if (ctx.path === routes.jwks) {
       await next();

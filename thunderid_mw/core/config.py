@@ -29,6 +29,9 @@ ClientAuthMethod = Literal["client_secret_basic", "client_secret_post", "private
 # What identifies the client and session on the RP-initiated logout request.
 EndSessionHint = Literal["both", "id_token_hint", "client_id"]
 END_SESSION_HINTS: tuple[EndSessionHint, ...] = ("both", "id_token_hint", "client_id")
+# Pushed authorization requests (RFC 9126): "auto" pushes when the provider requires it.
+PushedAuthorizationRequests = Literal["auto", "always", "never"]
+PAR_MODES: tuple[PushedAuthorizationRequests, ...] = ("auto", "always", "never")
 
 DEFAULT_COOKIE_NAME = "__thunderid__session"
 DEFAULT_BASE_URL = "https://localhost:8090"
@@ -162,6 +165,7 @@ class ThunderIDConfig:
     issuer: str | None = None
     token_endpoint_auth_method: ClientAuthMethod | None = None
     extra_authorize_params: Mapping[str, str] = field(default_factory=dict)
+    pushed_authorization_requests: PushedAuthorizationRequests = "auto"
     # HTTP to the provider.
     http_timeout: float = 10.0
     verify_tls: bool = True
@@ -219,6 +223,11 @@ class ThunderIDConfig:
             raise ConfigError(
                 f"end_session_hint must be one of {', '.join(END_SESSION_HINTS)}, "
                 f"not {self.end_session_hint!r}"
+            )
+        if self.pushed_authorization_requests not in PAR_MODES:
+            raise ConfigError(
+                f"pushed_authorization_requests must be one of {', '.join(PAR_MODES)}, "
+                f"not {self.pushed_authorization_requests!r}"
             )
         if "openid" not in self.scopes:
             raise ConfigError("scopes must include 'openid'")

@@ -143,6 +143,9 @@ ENV_SETTINGS: Mapping[str, EnvSetting] = {
         _choice("client_secret_basic", "client_secret_post", "private_key_jwt", "none"),
     ),
     "EXTRA_AUTHORIZE_PARAMS": EnvSetting("extra_authorize_params", _query),
+    "PUSHED_AUTHORIZATION_REQUESTS": EnvSetting(
+        "pushed_authorization_requests", _choice("auto", "always", "never")
+    ),
     "SIGN_IN_PATH": EnvSetting("sign_in_path", _text),
     "SIGN_OUT_PATH": EnvSetting("sign_out_path", _text),
     "BACKCHANNEL_LOGOUT_PATH": EnvSetting("backchannel_logout_path", _optional_path),

@@ -19,6 +19,9 @@ class ProviderMetadata:
     introspection_endpoint: str | None = None
     end_session_endpoint: str | None = None
     iss_parameter_supported: bool = False
+    # Pushed authorization requests (RFC 9126 5).
+    pushed_authorization_request_endpoint: str | None = None
+    require_pushed_authorization_requests: bool = False
     id_token_signing_alg_values_supported: tuple[str, ...] = ("RS256",)
 
     @classmethod
@@ -53,6 +56,9 @@ class ProviderMetadata:
             introspection_endpoint=optional("introspection_endpoint"),
             end_session_endpoint=optional("end_session_endpoint"),
             iss_parameter_supported=doc.get("authorization_response_iss_parameter_supported")
+            is True,
+            pushed_authorization_request_endpoint=optional("pushed_authorization_request_endpoint"),
+            require_pushed_authorization_requests=doc.get("require_pushed_authorization_requests")
             is True,
             id_token_signing_alg_values_supported=tuple(
                 a for a in algs if isinstance(a, str) and a != "none"

@@ -14,6 +14,8 @@ LOGGER_NAME: Final = "thunderid_mw"
 # Configuration found wrong at run time (the operator must act).
 CONFIG_CLIENT_REJECTED: Final = "config.client_rejected"
 CONFIG_HOST_MISMATCH: Final = "config.host_mismatch"
+# Pushing is configured or required, but the provider has no PAR endpoint (RFC 9126).
+CONFIG_PAR_UNAVAILABLE: Final = "config.par_unavailable"
 # The provider.
 PROVIDER_UNREACHABLE: Final = "provider.unreachable"
 PROVIDER_TLS: Final = "provider.tls"
@@ -21,6 +23,7 @@ PROVIDER_KEYS_SKIPPED: Final = "provider.keys_skipped"
 # Sign-in, refresh, sign-out, back-channel logout.
 SIGN_IN_FAILED: Final = "sign_in.failed"
 SIGN_IN_CODE_REJECTED: Final = "sign_in.code_rejected"
+SIGN_IN_PAR_REJECTED: Final = "sign_in.par_rejected"  # the PAR endpoint refused the request
 SIGN_IN_REJECTED: Final = "sign_in.rejected"  # the app's on_sign_in hook refused the user
 HOOK_FAILED: Final = "hook.failed"  # one of the app's hooks raised
 PAGE_RENDER_FAILED: Final = "page.render_failed"  # the app's render_page raised
@@ -45,11 +48,13 @@ GENERAL: Final = "thunderid_mw"
 ALL_EVENTS: Final = (
     CONFIG_CLIENT_REJECTED,
     CONFIG_HOST_MISMATCH,
+    CONFIG_PAR_UNAVAILABLE,
     PROVIDER_UNREACHABLE,
     PROVIDER_TLS,
     PROVIDER_KEYS_SKIPPED,
     SIGN_IN_FAILED,
     SIGN_IN_CODE_REJECTED,
+    SIGN_IN_PAR_REJECTED,
     SIGN_IN_REJECTED,
     HOOK_FAILED,
     PAGE_RENDER_FAILED,

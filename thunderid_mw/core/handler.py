@@ -34,6 +34,7 @@ from .errors import (
     StoreUnavailable,
     TLSVerificationError,
 )
+from .par import authorization_redirect
 from .redirects import safe_return_to
 from .responses import Response, error_response, redirect, sign_out_confirmation
 from .routing import Route, is_api_request
@@ -42,8 +43,8 @@ from .signin import (
     SIGN_IN_ENTROPY,
     CallbackParams,
     SignInTransaction,
+    authorization_request,
     complete_sign_in,
-    start_sign_in,
     step_up_params,
 )
 from .signout import end_session, sign_out_target
@@ -53,7 +54,7 @@ MAX_QUERY_FIELDS = 50
 # Added to /sign-in when it redirects to the configured origin, so it happens once.
 HOST_REDIRECT_MARK = "origin_checked"
 # Sign-in failures the user cannot fix (the page offers no "sign in again").
-OPERATOR_FAULTS = frozenset({"client_rejected"})
+OPERATOR_FAULTS = frozenset({"client_rejected", "par_unavailable", "par_rejected"})
 # Sign-in failures logged where they arose (sign_in.rejected, hook.failed, at ERROR).
 LOGGED_WHERE_RAISED = OPERATOR_FAULTS | {"sign_in_rejected", "sign_in_hook_failed"}
 
@@ -208,14 +209,14 @@ def _sign_in(env: FlowEnv, request: RequestInfo) -> Flow[Response]:
     now = yield Now()
     entropy = yield RandomBytes(SIGN_IN_ENTROPY)
     metadata = yield from env.provider()
-    url, tx = start_sign_in(
+    params, tx = authorization_request(
         config,
-        metadata,
         return_to=return_to,
         entropy=entropy,
         now=now,
         extra_params=step_up_params(request.query),
     )
+    url = yield from authorization_redirect(env, metadata, params)
     nonce = yield RandomBytes(12)
     cookies = _evict_transactions(env, request, now)
     cookies.append(

@@ -40,6 +40,10 @@ SIGN_IN_ENTROPY = 96  # state, nonce and PKCE verifier: 32 random bytes each
 _TX_CONTEXT = b"thunderid-mw sign-in transaction"
 # Token endpoint errors about the application itself (RFC 6749 5.2), not the user's code.
 CLIENT_ERRORS = frozenset({"invalid_client", "unauthorized_client"})
+CONFIG_PROBLEM = (
+    "Sign-in is not possible right now because of a configuration problem on this site. "
+    "The site's operators can find the details in the server log."
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,7 +109,29 @@ def start_sign_in(
     extra_params: Mapping[str, str] | None = None,
     state_of: Callable[[SignInTransaction], str] | None = None,
 ) -> tuple[str, SignInTransaction]:
-    """The authorization URL to send the browser to, and the transaction to keep.
+    """The authorization URL to send the browser to (the request not pushed), and the
+    transaction to keep; see ``authorization_request``."""
+    params, tx = authorization_request(
+        config,
+        return_to=return_to,
+        entropy=entropy,
+        now=now,
+        extra_params=extra_params,
+        state_of=state_of,
+    )
+    return authorization_url(metadata.authorization_endpoint, params), tx
+
+
+def authorization_request(
+    config: ThunderIDConfig,
+    *,
+    return_to: str,
+    entropy: bytes,
+    now: float,
+    extra_params: Mapping[str, str] | None = None,
+    state_of: Callable[[SignInTransaction], str] | None = None,
+) -> tuple[dict[str, str], SignInTransaction]:
+    """The authorization request's parameters, and the transaction to keep.
     ``state_of`` makes the ``state`` parameter from the transaction (the client API seals
     the whole transaction into it, so nothing is stored before the callback)."""
     if len(entropy) != SIGN_IN_ENTROPY:
@@ -129,8 +155,12 @@ def start_sign_in(
         "code_challenge": code_challenge(tx.code_verifier),
         "code_challenge_method": "S256",
     }
-    separator = "&" if "?" in metadata.authorization_endpoint else "?"
-    return metadata.authorization_endpoint + separator + urlencode(params), tx
+    return params, tx
+
+
+def authorization_url(endpoint: str, params: Mapping[str, str]) -> str:
+    separator = "&" if "?" in endpoint else "?"
+    return endpoint + separator + urlencode(params)
 
 
 @dataclass(frozen=True, slots=True)
@@ -270,22 +300,7 @@ def complete_sign_in(
         )
     except TokenEndpointError as exc:
         if exc.error in CLIENT_ERRORS:
-            # The provider refuses this application, not this user: no retry can help.
-            yield env.log(
-                ERROR,
-                f"the token endpoint rejected the client ({exc.error}); check client_id, "
-                "client_secret (or client_private_key) and token_endpoint_auth_method against "
-                "the provider's application settings",
-                event=events.CONFIG_CLIENT_REJECTED,
-                client_id=env.config.client_id,
-                auth_method=env.config.auth_method,
-            )
-            raise SignInError(
-                "client_rejected",
-                "Sign-in is not possible right now because of a configuration problem on "
-                "this site. The site's operators can find the details in the server log.",
-                status=502,
-            ) from exc
+            raise (yield from client_rejected(env, exc, "token endpoint")) from exc
         # invalid_grant here is a replayed or expired code.
         yield env.log(
             WARNING,
@@ -334,6 +349,21 @@ def complete_sign_in(
             yield from add_to_indexes(env, key, record.claims, env.store_expiry(record))
             return new_id, Loaded(record, version)
     raise StoreContention("could not allocate a session id (every save was refused)")
+
+
+def client_rejected(env: FlowEnv, exc: TokenEndpointError, endpoint: str) -> Flow[SignInError]:
+    """The provider refuses this application, not this user: logged for the operator, and
+    the error to raise (a 502 page that blames no user: no retry can help)."""
+    yield env.log(
+        ERROR,
+        f"the {endpoint} rejected the client ({exc.error}); check client_id, "
+        "client_secret (or client_private_key) and token_endpoint_auth_method against "
+        "the provider's application settings",
+        event=events.CONFIG_CLIENT_REJECTED,
+        client_id=env.config.client_id,
+        auth_method=env.config.auth_method,
+    )
+    return SignInError("client_rejected", CONFIG_PROBLEM, status=502)
 
 
 def _ask_the_app(env: FlowEnv, event: SignInEvent, tokens: TokenSet) -> Flow[None]:
