@@ -196,7 +196,7 @@ class IdP:
         """Answer the next ``times`` requests to ``endpoint`` with ``status`` (-1: until reset).
 
         endpoint: token, revocation, introspection, discovery, jwks, userinfo, authorization,
-        end_session. ``error``: the OAuth error code in the JSON body (default:
+        end_session, pushed_authorization_request. ``error``: the OAuth error code in the JSON body (default:
         temporarily_unavailable for 5xx, else invalid_request); ``""`` sends an empty body.
         """
         body: dict[str, object] = {"endpoint": endpoint, "status": status, "times": times}

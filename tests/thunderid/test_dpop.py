@@ -5,31 +5,16 @@ tests/tokens/test_dpop.py."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 
 from tests.support.idp import IdP, introspect
-from tests.support.protected_api import ProtectedAPI, start_protected_api
+from tests.support.protected_api import ProtectedAPI
 from tests.support.waits import sleep_until
 from tests.tokens.harness import App, stored_record
 from thunderid_mw.core.dpop import thumbprint
-
-
-@pytest.fixture(scope="module")
-def thunderid_api(idp_thunderid: IdP, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    """The protected API, trusting the ThunderID profile's tokens."""
-    server = start_protected_api(
-        idp_thunderid.issuer,
-        tmp_path_factory.mktemp("thunderid_api"),
-        ca_bundle=idp_thunderid.ca_path,
-    )
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 @pytest.mark.parametrize("kind", ["wsgi", "asgi"])
