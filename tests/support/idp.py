@@ -196,8 +196,9 @@ class IdP:
         """Answer the next ``times`` requests to ``endpoint`` with ``status`` (-1: until reset).
 
         endpoint: token, revocation, introspection, discovery, jwks, userinfo, authorization,
-        end_session, pushed_authorization_request. ``error``: the OAuth error code in the JSON body (default:
-        temporarily_unavailable for 5xx, else invalid_request); ``""`` sends an empty body.
+        end_session, pushed_authorization_request. ``error``: the OAuth error code in the JSON
+        body (default: temporarily_unavailable for 5xx, else invalid_request); ``""`` sends an
+        empty body.
         """
         body: dict[str, object] = {"endpoint": endpoint, "status": status, "times": times}
         if error is not None:
