@@ -7,12 +7,14 @@ gunicorn and uvicorn: tests/examples/test_framework_examples.py, examples/django
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.test import AsyncClient, Client, override_settings
 from django.urls import path
@@ -143,7 +145,20 @@ async def test_async_client(project: None, thunderid: FakeThunderID) -> None:
 def test_a_wrong_thunderid_setting_is_named(project: None) -> None:
     with (
         override_settings(THUNDERID={"base_url": "https://id.example"}),
-        pytest.raises(TypeError, match=r"settings\.THUNDERID must be a ThunderIDConfig"),
+        pytest.raises(ImproperlyConfigured, match=r"settings\.THUNDERID must be .*not dict"),
+    ):
+        Client().get("/")
+
+
+def test_no_setting_and_no_environment_names_both(
+    project: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in list(os.environ):
+        if name.startswith("THUNDERID_"):
+            monkeypatch.delenv(name)
+    with (
+        override_settings(THUNDERID=None),
+        pytest.raises(ImproperlyConfigured, match=r"THUNDERID is not set.*THUNDERID_CLIENT_ID"),
     ):
         Client().get("/")
 

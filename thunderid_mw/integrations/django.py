@@ -37,11 +37,13 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
+from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest, HttpResponse
 
 from ..client import AsyncThunderIDClient, ThunderIDClient
 from ..context import CONTEXT_KEY, AuthContext
 from ..core.config import ThunderIDConfig
+from ..core.errors import ConfigError
 from ..core.responses import Response as CoreResponse
 from . import context_in, sign_in_required
 from ._guard import ViewGuards
@@ -175,13 +177,24 @@ class ThunderIDMiddleware:
 
 
 def _configured() -> ThunderIDConfig | ThunderIDClient | AsyncThunderIDClient:
+    """``settings.THUNDERID``, else the environment's ``THUNDERID_*``; Django's own
+    ``ImproperlyConfigured`` names both when neither will do."""
     from django.conf import settings
 
     given = getattr(settings, "THUNDERID", None)
     if given is None:
-        return ThunderIDConfig.from_env()
+        try:
+            return ThunderIDConfig.from_env()
+        except ConfigError as exc:
+            raise ImproperlyConfigured(
+                f"ThunderIDMiddleware: settings.THUNDERID is not set, and from the "
+                f"environment: {exc}"
+            ) from exc
     if not isinstance(given, ThunderIDConfig | ThunderIDClient | AsyncThunderIDClient):
-        raise TypeError("settings.THUNDERID must be a ThunderIDConfig or a ThunderID client")
+        raise ImproperlyConfigured(
+            "settings.THUNDERID must be a ThunderIDConfig (or a ThunderIDClient / "
+            f"AsyncThunderIDClient), not {type(given).__name__}"
+        )
     return given
 
 
