@@ -117,6 +117,9 @@ def test_sync_client(project: None, thunderid: FakeThunderID) -> None:
     assert thunderid.sign_in(client, "user-ada", claims=ADA, return_to="/profile") == "/profile"
     assert client.get("/").content == b"home Ada"
     check_signed_in({name: client.get(p, headers=h) for name, p, h in SIGNED_IN})
+    thunderid.expire_tokens()  # the kit reaches the sessions of Django's middleware
+    assert client.get("/").content == b"home Ada"
+    assert thunderid.provider.refresh_count == 1
 
     assert thunderid.sign_out(client).startswith(thunderid.provider.issuer)
     assert client.get("/").content == b"home None"  # the cookie is cleared
@@ -140,6 +143,9 @@ async def test_async_client(project: None, thunderid: FakeThunderID) -> None:
     await thunderid.async_sign_in(client, "user-ada")
     assert await thunderid.async_back_channel_logout(client, "user-ada") == 200
     assert (await client.get("/")).content == b"home logged_out_by_provider"
+    await thunderid.async_sign_in(client, "user-ada")
+    thunderid.expire_sessions()
+    assert (await client.get("/")).content == b"home expired"
 
 
 def test_a_wrong_thunderid_setting_is_named(project: None) -> None:
