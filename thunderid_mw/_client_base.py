@@ -27,7 +27,7 @@ from .core.env import FlowEnv, Loaded
 from .core.errors import NotSignedIn, RefreshUnavailable
 from .core.exchange import exchange_token
 from .core.handler import RequestInfo, route_flow
-from .core.par import authorization_redirect
+from .core.par import authorization_redirect, code_binding_key
 from .core.provider import ProviderCache, key_set_flow, metadata_flow
 from .core.records import RecordCodec
 from .core.refresh import NOT_A_PROVIDER_FAILURE
@@ -324,6 +324,7 @@ class ClientBase:
             now=now,
             extra_params=params,
             state_of=lambda tx: tx.seal(self._keys, seal_nonce, bound_to=session_id),
+            dpop_key=(yield from code_binding_key(self._env, metadata)),
         )
         return (yield from authorization_redirect(self._env, metadata, request))
 

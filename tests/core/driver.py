@@ -26,6 +26,7 @@ from typing import Any, TypeVar
 from joserfc import jwt
 from joserfc.jwk import KeySet, RSAKey
 
+from thunderid_mw._dpop import new_key
 from thunderid_mw.core import effects as fx
 from thunderid_mw.core.config import ThunderIDConfig
 from thunderid_mw.core.crypto import Keys, b64url
@@ -198,6 +199,7 @@ class World:
     published_kids: tuple[str, ...] = ("k1",)  # what the provider's JWKS holds now
     cached_kids: tuple[str, ...] | None = None  # what the client fetched last
     key_set_fetches: int = 0
+    dpop_keys: list[str] = field(default_factory=list)  # made by NewDPoPKey, in order
     granted: list[tuple[str, str]] = field(default_factory=list)  # leases taken (name, owner)
     released: list[tuple[str, str]] = field(default_factory=list)  # leases given back
     before: list[Hook] = field(default_factory=list)
@@ -235,6 +237,9 @@ class World:
                 return None
             case fx.RandomBytes(size):
                 return self.random_bytes(size)
+            case fx.NewDPoPKey():
+                self.dpop_keys.append(new_key())
+                return self.dpop_keys[-1]
             case fx.HttpCall():
                 self.calls.append(effect)
                 responder = self.http.get(effect.url.split("?", 1)[0])

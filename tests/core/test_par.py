@@ -14,6 +14,7 @@ import pytest
 from thunderid_mw.core import effects as fx
 from thunderid_mw.core import events
 from thunderid_mw.core.config import ThunderIDConfig
+from thunderid_mw.core.dpop import thumbprint
 from thunderid_mw.core.errors import ConfigError
 from thunderid_mw.core.handler import route_flow
 from thunderid_mw.core.routing import Route
@@ -23,13 +24,14 @@ from .driver import (
     CLIENT_ID,
     CLIENT_SECRET,
     ISSUER,
+    TOKEN_URL,
     World,
     json_result,
     make_config,
     make_env,
     make_metadata,
 )
-from .test_handler import Browser, location, request, sign_in
+from .test_handler import Browser, callback, idp_issues_tokens, location, request, sign_in
 
 PAR_URL = ISSUER + "/oauth2/par"
 REQUEST_URI = "urn:ietf:params:oauth:request_uri:abc"
@@ -138,6 +140,37 @@ def test_the_push_authenticates_as_the_token_endpoint_does(
     assert "Authorization" not in push.headers
     if method != "client_secret_post":
         assert "client_secret" not in form
+
+
+def test_with_dpop_the_push_binds_the_code_to_the_key_the_code_exchange_proves(
+    world: World,
+) -> None:
+    par_answers(world)
+    env = pushing_env(dpop=True)
+    browser = Browser()
+    sign_in(world, env, browser)
+    (push,) = pushes_of(world)
+    form = dict(push.form or {})
+    (key,) = world.dpop_keys  # made at sign-in, kept in the sealed transaction
+    assert form["dpop_jkt"] == thumbprint(key)
+    assert key not in str(browser.jar)  # sealed, never in clear text
+    idp_issues_tokens(world, form["nonce"])
+    done = callback(world, env, browser, {"code": "c", "state": form["state"], "iss": ISSUER})
+    assert done.status == 302, done.body
+    (exchange,) = [call for call in world.calls if call.url == TOKEN_URL]
+    assert exchange.dpop_key == key and world.dpop_keys == [key]  # no second key
+
+
+def test_with_dpop_an_unpushed_sign_in_makes_its_key_at_the_callback(world: World) -> None:
+    env = pushing_env("never", dpop=True)
+    browser = Browser()
+    started = sign_in(world, env, browser)
+    q = query_of(location(started))
+    assert "dpop_jkt" not in q and world.dpop_keys == []
+    idp_issues_tokens(world, q["nonce"][0])
+    callback(world, env, browser, {"code": "c", "state": q["state"][0], "iss": ISSUER})
+    (exchange,) = [call for call in world.calls if call.url == TOKEN_URL]
+    assert world.dpop_keys == [exchange.dpop_key]
 
 
 def page_of(response: Any) -> str:

@@ -15,10 +15,11 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
-from tests.support.idp import IdP, start_idp
+from tests.support.idp import IdP, introspect, start_idp
 from tests.support.protected_api import ProtectedAPI
 from tests.support.servers import session_cookie
-from tests.tokens.harness import BROWSER, App
+from tests.tokens.harness import BROWSER, App, stored_record
+from thunderid_mw.core.dpop import thumbprint
 
 LOG_WAIT = 10.0  # seconds for the server's log line to reach its file
 # What the authorization request holds; none of it may appear in the browser's URL.
@@ -78,6 +79,23 @@ def test_sign_in_with_par_then_call_the_api(
     )
     sign_in_pushed(app, idp_reset)
     assert_api_call_works(app, "conf-client")
+
+
+def test_with_dpop_the_pushed_request_binds_the_code_to_the_sessions_key(
+    start_app: Callable[..., App], idp_reset: IdP, protected_api: ProtectedAPI
+) -> None:
+    app = start_app(
+        "wsgi",
+        THUNDERID_PUSHED_AUTHORIZATION_REQUESTS="always",
+        THUNDERID_DPOP="1",
+        PROTECTED_API_URL=protected_api.url,
+    )
+    sign_in_pushed(app, idp_reset)
+    assert "dpop_jkt" in idp_reset.counts()["last_pushed_params"]
+    tokens = stored_record(app.store_path, app.cookie).tokens
+    assert tokens.token_type == "DPoP" and tokens.dpop_key is not None
+    assert introspect(idp_reset, tokens.access_token)["cnf"] == {"jkt": thumbprint(tokens.dpop_key)}
+    assert_api_call_works(app, "conf-client")  # ctx.auth() adds the proof
 
 
 @pytest.fixture(scope="module")

@@ -34,7 +34,7 @@ from .errors import (
     StoreUnavailable,
     TLSVerificationError,
 )
-from .par import authorization_redirect
+from .par import authorization_redirect, code_binding_key
 from .redirects import safe_return_to
 from .responses import Response, error_response, redirect, sign_out_confirmation
 from .routing import Route, is_api_request
@@ -215,6 +215,7 @@ def _sign_in(env: FlowEnv, request: RequestInfo) -> Flow[Response]:
         entropy=entropy,
         now=now,
         extra_params=step_up_params(request.query),
+        dpop_key=(yield from code_binding_key(env, metadata)),
     )
     url = yield from authorization_redirect(env, metadata, params)
     nonce = yield RandomBytes(12)

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from . import events
 from .config import ThunderIDConfig
 from .discovery import ProviderMetadata
-from .effects import Flow, HttpResult
+from .effects import Flow, HttpResult, NewDPoPKey
 from .env import ERROR, FlowEnv
 from .errors import ProviderError, SignInError, TokenEndpointError
 from .signin import CLIENT_ERRORS, CONFIG_PROBLEM, authorization_url, client_rejected
@@ -24,6 +24,15 @@ def pushes(config: ThunderIDConfig, metadata: ProviderMetadata) -> bool:
     if mode == "auto":
         return metadata.require_pushed_authorization_requests
     return mode == "always"
+
+
+def code_binding_key(env: FlowEnv, metadata: ProviderMetadata) -> Flow[str | None]:
+    """With DPoP, a pushed request binds the code to the session's key from the start
+    (``dpop_jkt``): the key, made now, for ``authorization_request``; else None."""
+    if env.config.dpop and pushes(env.config, metadata):
+        key: str = yield NewDPoPKey()
+        return key
+    return None
 
 
 def par_unavailable(config: ThunderIDConfig, metadata: ProviderMetadata) -> str | None:

@@ -12,7 +12,7 @@ import hmac
 import json
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from urllib.parse import parse_qs, urlencode
 
 from . import events
@@ -21,6 +21,7 @@ from .config import ThunderIDConfig
 from .cookies import SESSION_ID_BYTES, new_session_id
 from .crypto import Keys, b64url, b64url_decode
 from .discovery import ProviderMetadata
+from .dpop import thumbprint
 from .effects import Flow, NewDPoPKey, Now, RandomBytes
 from .env import ERROR, WARNING, FlowEnv, Loaded
 from .errors import (
@@ -53,11 +54,15 @@ class SignInTransaction:
     code_verifier: str
     return_to: str
     created_at: float
+    # DPoP with PAR: the key the code is bound to (``dpop_jkt``), made when the request was
+    # pushed; the code exchange must prove it.
+    dpop_key: str | None = field(default=None, repr=False)
 
     def seal(self, keys: Keys, nonce: bytes, bound_to: str = "") -> str:
         """Encrypted and authenticated; ``bound_to`` (a session id) must be given again to
         open it."""
-        raw = json.dumps(asdict(self), separators=(",", ":")).encode()
+        fields = {name: value for name, value in asdict(self).items() if value is not None}
+        raw = json.dumps(fields, separators=(",", ":")).encode()
         return b64url(keys.seal(raw, nonce, _TX_CONTEXT + bound_to.encode()))
 
     @classmethod
@@ -130,10 +135,12 @@ def authorization_request(
     now: float,
     extra_params: Mapping[str, str] | None = None,
     state_of: Callable[[SignInTransaction], str] | None = None,
+    dpop_key: str | None = None,
 ) -> tuple[dict[str, str], SignInTransaction]:
     """The authorization request's parameters, and the transaction to keep.
     ``state_of`` makes the ``state`` parameter from the transaction (the client API seals
-    the whole transaction into it, so nothing is stored before the callback)."""
+    the whole transaction into it, so nothing is stored before the callback).
+    ``dpop_key`` binds the code to that DPoP key (``dpop_jkt``, RFC 9449 10)."""
     if len(entropy) != SIGN_IN_ENTROPY:
         raise ValueError(f"start_sign_in takes {SIGN_IN_ENTROPY} random bytes")
     tx = SignInTransaction(
@@ -142,7 +149,9 @@ def authorization_request(
         code_verifier=code_verifier(entropy[64:]),
         return_to=return_to,
         created_at=now,
+        dpop_key=dpop_key,
     )
+    binding = {"dpop_jkt": thumbprint(dpop_key)} if dpop_key is not None else {}
     params = {
         **config.extra_authorize_params,
         **(extra_params or {}),
@@ -154,6 +163,7 @@ def authorization_request(
         "nonce": tx.nonce,
         "code_challenge": code_challenge(tx.code_verifier),
         "code_challenge_method": "S256",
+        **binding,
     }
     return params, tx
 
@@ -286,8 +296,11 @@ def complete_sign_in(
         params, tx, metadata=metadata, now=now, timeout=env.config.sign_in_timeout
     )
     assert tx is not None
-    # DPoP: a key of this session's own, made now, bound to every token it will hold.
-    dpop_key: str | None = (yield NewDPoPKey()) if env.config.dpop else None
+    # DPoP: a key of this session's own, bound to every token it will hold: the one the
+    # pushed request bound the code to, else one made now.
+    dpop_key = tx.dpop_key
+    if dpop_key is None and env.config.dpop:
+        dpop_key = yield NewDPoPKey()
     request = env.token_request(
         code_exchange_params(env.config, code, tx), url=metadata.token_endpoint, dpop_key=dpop_key
     )
