@@ -26,6 +26,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse  # noqa: E402
 from django.urls import path  # noqa: E402
 
 from tests.apps.common import config_from_env  # noqa: E402
+from tests.apps.django_views import async_profile, profile  # noqa: E402
 from thunderid_mw import ThunderIDASGIMiddleware, ThunderIDWSGIMiddleware  # noqa: E402
 from thunderid_mw.integrations.django import get_auth, login_required, require  # noqa: E402
 
@@ -33,16 +34,6 @@ from thunderid_mw.integrations.django import get_auth, login_required, require  
 def public(request: HttpRequest) -> HttpResponse:
     ctx = get_auth(request)
     return HttpResponse(f"public signed_in={ctx.is_signed_in} ended={ctx.ended_reason}")
-
-
-@login_required
-def profile(request: HttpRequest) -> JsonResponse:
-    return JsonResponse(dict(get_auth(request).user))
-
-
-@login_required
-async def async_profile(request: HttpRequest) -> JsonResponse:
-    return JsonResponse(dict(get_auth(request).user))
 
 
 def whoami(request: HttpRequest) -> JsonResponse:

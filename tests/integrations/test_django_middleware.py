@@ -19,8 +19,9 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.test import AsyncClient, Client, override_settings
 from django.urls import path
 
+from tests.apps.django_views import async_profile, profile
 from tests.support.django_project import django_example
-from thunderid_mw.integrations.django import get_auth, login_required, require
+from thunderid_mw.integrations.django import require
 from thunderid_mw.testing import FakeThunderID
 
 BROWSER = {"Accept": "text/html", "Sec-Fetch-Mode": "navigate"}
@@ -31,16 +32,6 @@ ADA = {"name": "Ada", "roles": ["editor"]}
 def home(request: HttpRequest) -> HttpResponse:
     ctx = request.thunderid  # type: ignore[attr-defined]  # set by the middleware
     return HttpResponse(f"home {ctx.user.get('name') if ctx.is_signed_in else ctx.ended_reason}")
-
-
-@login_required
-def profile(request: HttpRequest) -> JsonResponse:
-    return JsonResponse(dict(get_auth(request).user))
-
-
-@login_required
-async def async_profile(request: HttpRequest) -> JsonResponse:
-    return JsonResponse(dict(get_auth(request).user))
 
 
 @require(scopes="read:documents")
