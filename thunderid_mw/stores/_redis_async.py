@@ -13,15 +13,26 @@ from .base import StoredItem
 
 
 class AsyncRedisOps(RedisBase):
-    """The store protocol's async methods (one round trip each)."""
+    """The store protocol's async methods (one round trip each; none for a read the
+    client cache answers)."""
 
     async def aload(self, key: str) -> StoredItem | None:
         """Return the live record stored under ``key``, or ``None``."""
+        skey = self._skey(key)
+        cache = self._cache
+        item = None if cache is None else cache.get(skey)
+        if item is not None:
+            return item
+        # Taken before the read: a reply that crosses an invalidation is not kept.
+        ticket = None if cache is None else cache.ticket()
         try:
-            fields = await self._async_bundle().client.hmget(self._skey(key), FIELDS)
+            fields = await self._async_bundle().client.hmget(skey, FIELDS)
         except (RedisError, OSError) as exc:
             self._fail(exc)
-        return item_of(cast(list[Any], fields))
+        item = item_of(cast(list[Any], fields))
+        if cache is not None and ticket is not None and item is not None:
+            cache.put(skey, item, ticket)
+        return item
 
     async def asave(
         self, key: str, data: bytes, *, expires_at: float, expected_version: int | None
@@ -31,16 +42,20 @@ class AsyncRedisOps(RedisBase):
         Returns the new version, or ``None`` when the condition failed.
         """
         version, args = save_args(data, expires_at, expected_version)
+        skey = self._skey(key)
+        self._forget(skey)
         try:
-            ok = await self._async_bundle().save(keys=[self._skey(key)], args=args)
+            ok = await self._async_bundle().save(keys=[skey], args=args)
         except (RedisError, OSError) as exc:
             self._fail(exc)
         return version if ok else None
 
     async def adelete(self, key: str) -> None:
         """Remove the record under ``key`` (no error if there is none)."""
+        skey = self._skey(key)
+        self._forget(skey)
         try:
-            await self._async_bundle().client.delete(self._skey(key))
+            await self._async_bundle().client.delete(skey)
         except (RedisError, OSError) as exc:
             self._fail(exc)
 

@@ -25,6 +25,7 @@ from redis.retry import Retry
 
 from ..core.errors import StoreUnavailable
 from ..core.redact import redact_url
+from ._redis_cache import InvalidatedCache
 from .base import StoredItem
 
 # KEYS[1] the record. ARGV: expected version ("" = create if absent), new version, data,
@@ -180,6 +181,7 @@ class RedisBase:
         self._sync = None if client is None else _SyncBundle(client, owned=False)
         self._fixed_async = None if async_client is None else _AsyncBundle(async_client, False)
         self._async: dict[asyncio.AbstractEventLoop, _AsyncBundle] = {}
+        self._cache: InvalidatedCache | None = None  # set by RedisStore(client_cache=True)
 
     def __repr__(self) -> str:
         return f"RedisStore({redact_url(self.url)!r}, prefix={self.prefix!r})"
@@ -191,6 +193,11 @@ class RedisBase:
 
     def _lkey(self, name: str) -> str:
         return f"{self.prefix}l:{name}"
+
+    def _forget(self, skey: str) -> None:
+        """Before a write: drop the local copy, and keep no read already in flight."""
+        if self._cache is not None:
+            self._cache.drop(skey)
 
     def _sync_bundle(self) -> _SyncBundle:
         bundle = self._sync

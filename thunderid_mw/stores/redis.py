@@ -23,7 +23,6 @@ from ._redis_async import AsyncRedisOps
 from ._redis_base import RedisPersistence, cluster_url, sentinel_target, text_dict
 from ._redis_cache import InvalidatedCache
 from ._redis_sync import RedisOps
-from .base import StoredItem
 
 __all__ = ["RedisPersistence", "RedisStore", "sentinel_target"]
 
@@ -51,10 +50,11 @@ class RedisStore(RedisOps, AsyncRedisOps):
     :param async_client: A ready ``redis.asyncio.Redis`` to use instead. It serves every
         event loop, so use the store's async methods from one loop only. The store does not
         close it.
-    :param client_cache: Keep session reads of the sync methods (WSGI) in this process,
-        dropped by Redis's own invalidation messages (``CLIENT TRACKING ... BCAST`` on a
-        connection subscribed to ``__redis__:invalidate``), so a signed-in request costs no
-        round trip while its session is unchanged. A single server only (``redis://``,
+    :param client_cache: Keep session reads (sync and async methods: WSGI and ASGI) in
+        this process, dropped by Redis's own invalidation messages (``CLIENT TRACKING ...
+        BCAST`` on a connection subscribed to ``__redis__:invalidate``, listened to by a
+        thread that serves every event loop and is started anew in a forked worker), so a
+        signed-in request costs no round trip while its session is unchanged. A single server only (``redis://``,
         ``rediss://``, ``unix://``). A change made by any host is seen as soon as its
         invalidation arrives; losing the listening connection drops the whole local cache
         (a silent network cut is noticed within ``socket_timeout`` + 0.25 s).
@@ -63,50 +63,16 @@ class RedisStore(RedisOps, AsyncRedisOps):
     def __init__(self, url: str = "redis://127.0.0.1:6379/0", **options: Any) -> None:
         client_cache = bool(options.pop("client_cache", False))
         super().__init__(url, **options)
-        self._cache: InvalidatedCache | None = None
         if client_cache:
             if cluster_url(url) or sentinel_target(url):
                 raise ValueError("client_cache needs a single Redis server (redis://, rediss://)")
-            if self._sync is not None:
+            if self._sync is not None or self._fixed_async is not None:
                 raise ValueError("client_cache needs the store to make its own client")
             self._cache = InvalidatedCache(url, self._skey(""), self.socket_timeout)
 
-    def load(self, key: str) -> StoredItem | None:
-        """Return the live record stored under ``key``, or ``None``."""
-        cache = self._cache
-        if cache is None:
-            return super().load(key)
-        skey = self._skey(key)
-        item = cache.get(skey)
-        if item is not None:
-            return item
-        ticket = cache.ticket()
-        if ticket is None:  # not listening for invalidations: no caching
-            return super().load(key)
-        item = super().load(key)
-        if item is not None:
-            cache.put(skey, item, ticket)
-        return item
-
-    def save(
-        self, key: str, data: bytes, *, expires_at: float, expected_version: int | None
-    ) -> int | None:
-        """Create (``expected_version=None``) or compare-and-set the record under ``key``.
-
-        Returns the new version, or ``None`` when the condition failed.
-        """
-        if self._cache is not None:
-            self._cache.drop(self._skey(key))
-        return super().save(key, data, expires_at=expires_at, expected_version=expected_version)
-
-    def delete(self, key: str) -> None:
-        """Remove the record under ``key`` (no error if there is none)."""
-        if self._cache is not None:
-            self._cache.drop(self._skey(key))
-        super().delete(key)
-
     def close(self) -> None:
-        """Close the sync client's connections (if the store made the client).
+        """Close the sync client's connections (if the store made the client) and stop
+        listening for invalidations (the client cache serves nothing after this).
 
         Async clients of event loops that have closed are dropped too; use :meth:`aclose`
         for the current loop's.
