@@ -113,7 +113,10 @@ def is_tls_error(exc: BaseException) -> bool:
 def failure_of(exc: httpx.HTTPError, url: str) -> HttpFailure:
     """The effect result of a request that got no answer."""
     return HttpFailure(
-        describe_failure(exc, url), tls=is_tls_error(exc), sent=may_have_reached_provider(exc)
+        describe_failure(exc, url),
+        tls=is_tls_error(exc),
+        wrong_scheme=_is_wrong_scheme(exc),
+        sent=may_have_reached_provider(exc),
     )
 
 

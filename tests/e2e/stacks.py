@@ -11,6 +11,8 @@ background the first time a test asks for that adapter and kept for the whole pa
     tls              against the HTTPS IdP, with THUNDERID_CA_BUNDLE
     tls_no_ca        against the HTTPS IdP, without a CA bundle
     wrong_secret     THUNDERID_CLIENT_SECRET is not the client's secret
+    wrong_scheme     THUNDERID_BASE_URL says https:// for the plain-http IdP
+    wrong_issuer     THUNDERID_BASE_URL names the IdP by another host than its issuer's
 """
 
 from __future__ import annotations
@@ -35,6 +37,8 @@ VARIANTS = (
     "tls",
     "tls_no_ca",
     "wrong_secret",
+    "wrong_scheme",
+    "wrong_issuer",
 )
 
 SERVER_START_WAIT = 90.0
@@ -83,6 +87,10 @@ class Stacks:
             env.pop("THUNDERID_CA_BUNDLE")
         elif variant == "wrong_secret":
             env["THUNDERID_CLIENT_SECRET"] = "not-the-client-secret"
+        elif variant == "wrong_scheme":
+            env["THUNDERID_BASE_URL"] = idp.issuer.replace("http://", "https://", 1)
+        elif variant == "wrong_issuer":
+            env["THUNDERID_BASE_URL"] = idp.issuer.replace("127.0.0.1", "localhost", 1)
         return start_server(
             adapter,
             APPS[adapter],

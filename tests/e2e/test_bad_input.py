@@ -29,6 +29,7 @@ from tests.support.servers import Server, sign_in
 KINDS = {"browser": BROWSER, "api": API}
 ALL_KINDS = pytest.mark.parametrize("kind", KINDS.keys())
 DISCOVERY_RECOVERY_WAIT = 30.0
+LOG_WAIT = 10.0
 
 
 @ALL_KINDS
@@ -221,6 +222,30 @@ def test_idp_unreachable(stacks: Stacks, adapter: str, bystander: httpx.Client, 
             response = client.get(path, headers=KINDS[kind])
             assert_clean_error(response, 502, "provider_unavailable", api=kind == "api")
     assert_signed_in(bystander, "user-bob")
+
+
+@ALL_KINDS
+@pytest.mark.parametrize(
+    ("variant", "hint"),
+    [("wrong_scheme", "Use http:// in the URL"), ("wrong_issuer", "THUNDERID_ISSUER")],
+)
+def test_a_provider_other_than_configured_is_a_site_fault_not_a_retry(
+    stacks: Stacks, adapter: str, kind: str, variant: str, hint: str
+) -> None:
+    """https:// for the plain-http IdP, or the IdP under another name than its issuer:
+    retrying cannot help, so the page says the site is misconfigured (not "try again
+    later") and the log says what to change."""
+    server = stacks.get(adapter, variant)
+    with httpx.Client(base_url=server.url, timeout=30.0) as client:
+        response = client.get("/sign-in?return_to=/private", headers=KINDS[kind])
+    assert_clean_error(response, 502, "provider_misconfigured", api=kind == "api")
+    assert "configuration problem" in response.text
+    assert "try again" not in response.text.lower() and "retry" not in response.text.lower()
+    deadline = time.monotonic() + LOG_WAIT
+    while not (lines := [x for x in server.log().splitlines() if "config.provider_mismatch" in x]):
+        assert time.monotonic() < deadline, f"no config.provider_mismatch:\n{server.log()}"
+        time.sleep(0.1)
+    assert hint in lines[0], lines[0]
 
 
 def test_discovery_broken_then_repaired(

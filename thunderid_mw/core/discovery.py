@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import ProviderError
+from .errors import ProviderError, ProviderMisconfigured
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,9 +41,10 @@ class ProviderMetadata:
 
         issuer = required("issuer")
         if expected_issuer is not None and issuer.rstrip("/") != expected_issuer.rstrip("/"):
-            raise ProviderError(
+            raise ProviderMisconfigured(
                 f"the discovery document names issuer {issuer!r}, expected {expected_issuer!r}"
-                " (set ThunderIDConfig.issuer if the provider's issuer differs from base_url)"
+                " (correct base_url (THUNDERID_BASE_URL), or set issuer (THUNDERID_ISSUER) if the "
+                "provider's issuer differs from base_url)"
             )
         algs = doc.get("id_token_signing_alg_values_supported")
         return cls(

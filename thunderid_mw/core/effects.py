@@ -54,6 +54,7 @@ class HttpResult:
 class HttpFailure:
     message: str
     tls: bool = False  # the provider's certificate was not trusted
+    wrong_scheme: bool = False  # https:// pointed at a plain-http server
     # The request may have reached the provider (a read timeout, a connection lost after
     # sending): its effect is unknown. False only when it certainly was not sent
     # (connection refused, DNS, TLS handshake).

@@ -21,6 +21,12 @@ class OutcomeUnknown(ProviderError):
     never retried with the same refresh token."""
 
 
+class ProviderMisconfigured(ProviderError):
+    """The provider answered, but not as the configuration says it would: ``https://`` for
+    a plain-http server, another issuer. Retrying cannot help; the configuration must
+    change."""
+
+
 class TLSVerificationError(ProviderError):
     """The provider's TLS certificate was not trusted (see ``ThunderIDConfig.ca_bundle``)."""
 

@@ -16,6 +16,9 @@ CONFIG_CLIENT_REJECTED: Final = "config.client_rejected"
 CONFIG_HOST_MISMATCH: Final = "config.host_mismatch"
 # Pushing is configured or required, but the provider has no PAR endpoint (RFC 9126).
 CONFIG_PAR_UNAVAILABLE: Final = "config.par_unavailable"
+# The provider is not where or what the configuration says: https:// for plain http,
+# another issuer.
+CONFIG_PROVIDER_MISMATCH: Final = "config.provider_mismatch"
 # The provider.
 PROVIDER_UNREACHABLE: Final = "provider.unreachable"
 PROVIDER_TLS: Final = "provider.tls"
@@ -49,6 +52,7 @@ ALL_EVENTS: Final = (
     CONFIG_CLIENT_REJECTED,
     CONFIG_HOST_MISMATCH,
     CONFIG_PAR_UNAVAILABLE,
+    CONFIG_PROVIDER_MISMATCH,
     PROVIDER_UNREACHABLE,
     PROVIDER_TLS,
     PROVIDER_KEYS_SKIPPED,

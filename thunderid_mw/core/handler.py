@@ -28,6 +28,7 @@ from .effects import Flow, Now, RandomBytes
 from .env import ERROR, INFO, WARNING, FlowEnv
 from .errors import (
     ProviderError,
+    ProviderMisconfigured,
     RefreshUnavailable,
     SignInError,
     StoreContention,
@@ -408,6 +409,14 @@ def challenge(config: ThunderIDConfig, request: RequestInfo, ended: EndReason | 
 def provider_unavailable(request: RequestInfo, exc: ProviderError) -> Response:
     """The provider cannot be discovered: a 502 that says so. Configuration advice (which
     setting fixes it) goes to the log, not to end users."""
+    if isinstance(exc, ProviderMisconfigured):
+        return error_response(
+            502,
+            "provider_misconfigured",
+            "Sign-in is not possible right now because of a configuration problem on this "
+            "site. The site's operators can find the details in the server log.",
+            api=request.is_api,
+        )
     if isinstance(exc, TLSVerificationError):
         return error_response(
             502,
@@ -455,6 +464,8 @@ def unavailable(
 
 
 def _provider_event(exc: ProviderError) -> str:
+    if isinstance(exc, ProviderMisconfigured):
+        return events.CONFIG_PROVIDER_MISMATCH
     return (
         events.PROVIDER_TLS
         if isinstance(exc, TLSVerificationError)

@@ -20,7 +20,7 @@ from . import events
 from .config import ThunderIDConfig
 from .discovery import ProviderMetadata
 from .effects import Flow, HttpCall, HttpFailure, HttpResult, Log, Now
-from .errors import ProviderError, TLSVerificationError
+from .errors import ProviderError, ProviderMisconfigured, TLSVerificationError
 from .id_token import load_key_set
 from .tokens import parse_json_body
 
@@ -100,6 +100,8 @@ def key_set_flow(cache: ProviderCache, config: ThunderIDConfig, refresh: bool) -
 
 def _raise_failure(result: HttpResult | HttpFailure) -> None:
     if isinstance(result, HttpFailure):
+        if result.wrong_scheme:
+            raise ProviderMisconfigured(result.message)
         raise (TLSVerificationError if result.tls else ProviderError)(result.message)
 
 
