@@ -199,18 +199,22 @@ def requests(draw: st.DrawFn) -> FuzzRequest:
 
 
 def looks_protected(path: str) -> bool:
-    """The test's own oracle: would any router take ``path`` to a protected page?"""
+    """The test's own oracle: would any router take ``path`` (as the app receives it:
+    servers decode it once) to a protected page? Routers may decode it again, read
+    backslashes as slashes, merge slashes (Werkzeug, which leaves dot segments to a
+    ``<path:...>`` converter) or also resolve dot segments."""
     forms = {path}
     for _ in range(3):
         forms |= {unquote(f) for f in forms}
     for form in list(forms):
         forms.add(form.replace("\\", "/"))
     for form in forms:
-        normal = posixpath.normpath(re.sub("/+", "/", "/" + form))
-        normal = re.sub("/+", "/", normal)
-        for prefix in PROTECTED:
-            if normal == prefix or normal.startswith(prefix + "/"):
-                return True
+        merged = re.sub("/+", "/", "/" + form)
+        normal = re.sub("/+", "/", posixpath.normpath(merged))
+        for candidate in (merged, normal):
+            for prefix in PROTECTED:
+                if candidate == prefix or candidate.startswith(prefix + "/"):
+                    return True
     return False
 
 
@@ -360,7 +364,8 @@ class Harness:
         if self._alice_state() != before:
             self.findings.unowned_changes.append(label)
         reached, signed_in = answer.reached_app, answer.app_saw_signed_in
-        if reached and not signed_in and looks_protected(request.path):
+        received = unquote(request.path, errors="replace")  # what the server hands the app
+        if reached and not signed_in and looks_protected(received):
             self.findings.protected_served.append(label)
 
     def _check_redirects_and_cookies(self, label: str, headers: list[tuple[str, str]]) -> None:
