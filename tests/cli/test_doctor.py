@@ -22,6 +22,9 @@ import pytest
 
 from tests.support.idp import IdP
 from tests.support.redis_server import RedisServer, _find_binary, _free_port
+from thunderid_mw.cli.doctor import pushed_authorization_requests
+from thunderid_mw.core.config import ThunderIDConfig
+from thunderid_mw.core.discovery import ProviderMetadata
 
 SECRET = "doctor-test-secret-0123456789-abcdefghijk"
 
@@ -66,6 +69,9 @@ def test_healthy_set_up_passes(idp: IdP, tmp_path: Path) -> None:
         assert line(output, check).startswith("ok"), output
     assert line(output, "client authentication").startswith("ok")
     assert "client_secret_basic as conf-client" in line(output, "client authentication")
+    assert line(output, "pushed authorization requests") == (
+        "ok   pushed authorization requests: not used (the provider does not require them)"
+    )
     assert "0 failed" in output
     assert idp.conf_client_secret not in output and SECRET not in output
 
@@ -76,6 +82,42 @@ def test_wrong_client_secret_is_named(idp: IdP, tmp_path: Path) -> None:
     assert line(output, "client authentication").startswith("FAIL")
     assert "invalid_client" in line(output, "client authentication")
     assert "not-the-secret" not in output
+
+
+@pytest.mark.parametrize(
+    ("mode", "required", "status", "says"),
+    [
+        ("always", False, "FAIL", "publishes no pushed_authorization_request_endpoint"),
+        ("auto", True, "FAIL", "metadata requires pushed authorization requests"),
+        ("never", True, "ok", "not used (never)"),
+    ],
+)
+def test_pushing_without_a_par_endpoint_is_named(
+    mode: str, required: bool, status: str, says: str
+) -> None:
+    config = ThunderIDConfig(
+        client_id="app",
+        after_sign_in_url="http://127.0.0.1:8000/callback",
+        secret=SECRET,
+        pushed_authorization_requests=mode,  # type: ignore[arg-type]
+    )
+    metadata = ProviderMetadata(
+        "https://idp.example",
+        "https://idp.example/authorize",
+        "https://idp.example/token",
+        "https://idp.example/jwks",
+        require_pushed_authorization_requests=required,
+    )
+    check = pushed_authorization_requests(config, metadata)
+    assert (check.status, says in check.detail) == (status, True), check
+
+
+def test_pushing_is_reported_with_its_endpoint(idp: IdP, tmp_path: Path) -> None:
+    code, output = doctor(idp, tmp_path, PUSHED_AUTHORIZATION_REQUESTS="always")
+    assert code == 0, output
+    row = line(output, "pushed authorization requests")
+    endpoint = idp.metadata["pushed_authorization_request_endpoint"]
+    assert row.startswith("ok") and row.endswith(endpoint)
 
 
 def test_wrong_issuer_is_named(idp: IdP, tmp_path: Path) -> None:

@@ -27,6 +27,7 @@ from ..core.discovery import ProviderMetadata
 from ..core.env import FlowEnv
 from ..core.errors import ConfigError, IDTokenError, ProviderError, StoreUnavailable
 from ..core.id_token import load_key_set
+from ..core.par import par_unavailable, pushes
 from ..core.records import RecordCodec
 from ..stores.check import check_store
 
@@ -99,6 +100,7 @@ def run_checks(config: ThunderIDConfig) -> list[Check]:
             return results
         results.append(_jwks(metadata, http))
         results.append(_client_auth(config, metadata, http))
+        results.append(pushed_authorization_requests(config, metadata))
         results.append(_clock(config, http))
     return results
 
@@ -254,6 +256,23 @@ def _client_auth(config: ThunderIDConfig, metadata: ProviderMetadata, http: http
         WARN,
         f"could not tell (HTTP {response.status_code}, error {error!r}, {method})",
     )
+
+
+def pushed_authorization_requests(config: ThunderIDConfig, metadata: ProviderMetadata) -> Check:
+    """Whether sign-in will push its request (RFC 9126), and whether it can."""
+    name = "pushed authorization requests"
+    if (reason := par_unavailable(config, metadata)) is not None:
+        return Check(name, FAIL, f"{reason}: every sign-in fails; enable PAR at the provider")
+    if pushes(config, metadata):
+        return Check(
+            name, OK, f"sign-in pushes to {metadata.pushed_authorization_request_endpoint}"
+        )
+    why = (
+        "never"
+        if config.pushed_authorization_requests == "never"
+        else "the provider does not require them"
+    )
+    return Check(name, OK, f"not used ({why})")
 
 
 def _clock(config: ThunderIDConfig, http: httpx.Client) -> Check:
