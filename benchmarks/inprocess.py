@@ -267,10 +267,10 @@ def build(redis_url: str | None, workdir: Path) -> Setup:
             made.append(
                 ("redis", "Redis store (127.0.0.1)", lambda: RedisStore(redis_url, prefix="ip:"))
             )
-            made.append(  # WSGI only: the client cache serves the sync methods
+            made.append(
                 (
                     "redis_cached",
-                    "Redis store with client_cache (127.0.0.1)",
+                    "Redis store, client_cache",
                     lambda: RedisStore(redis_url, prefix="ipc:", client_cache=True),
                 )
             )
@@ -344,10 +344,8 @@ def build(redis_url: str | None, workdir: Path) -> Setup:
     scope = asgi_scope(ours_cookie)
     variants.append(_asgi("asgi.bare", "bare hello-world", None, apps.asgi_hello, scope, loop))
     for name, label, make in stores():
-        if name == "redis_cached":
-            continue
         store = make()
-        if name == "redis":
+        if name.startswith("redis"):
             closers.append(lambda store=store: loop.run_until_complete(store.aclose()))
         closers.append(store.close)
         amw = apps.asgi_thunderid(store)

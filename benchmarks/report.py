@@ -4,7 +4,7 @@ saved one: ``python benchmarks/report.py results.json [--update-docs]``.
 ``--update-docs`` rewrites, in ``docs/performance.md`` and ``docs/stores.md``, only what
 lies between ``<!-- benchmark:NAME:start -->`` and ``<!-- benchmark:NAME:end -->``
 markers, with NAME one of ``run``, ``inprocess``, ``server``, ``storm``, ``scale``,
-``targets``.
+``staleness``, ``targets``.
 """
 
 from __future__ import annotations
@@ -108,6 +108,21 @@ def scale(data: dict[str, Any]) -> str:
     return "\n".join(rows) + _notes(data)
 
 
+def staleness(data: dict[str, Any]) -> str:
+    if not data["results"]:
+        return _notes(data).strip()
+    rows = [
+        "| another process | trials | p50 (ms) | p99 (ms) | max (ms) | never seen |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for r in data["results"]:
+        rows.append(
+            f"| {r['label']} | {r['trials']} | {_f(r['p50_ms'])} | {_f(r['p99_ms'])} "
+            f"| {_f(r['max_ms']) or 'n/a'} | {r['not_seen']} |"
+        )
+    return "\n".join(rows) + _notes(data)
+
+
 def targets(items: list[dict[str, Any]]) -> str:
     rows = ["| target | measured | bound | met |", "|---|---:|---:|---|"]
     for t in items:
@@ -133,6 +148,7 @@ def blocks(report: dict[str, Any]) -> dict[str, str]:
         ("server", server),
         ("storm", storm),
         ("scale", scale),
+        ("staleness", staleness),
     ):
         if name in report:
             out[name] = render(report[name])
@@ -147,6 +163,7 @@ def markdown(report: dict[str, Any]) -> str:
         "server": "Under a real server",
         "storm": "Refresh storm",
         "scale": "Store scale",
+        "staleness": "Redis client cache: cross-process staleness",
         "targets": "Targets",
     }
     return "\n\n".join(f"### {titles[k]}\n\n{v}" for k, v in blocks(report).items()) + "\n"

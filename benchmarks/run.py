@@ -1,7 +1,7 @@
 """Run the benchmarks and print their tables, the targets, and a JSON summary.
 
     .venv/bin/python benchmarks/run.py [--quick] [--json out.json] [--markdown out.md]
-                                       [--only inprocess,server,storm,scale]
+                                       [--only inprocess,server,storm,scale,staleness]
                                        [--update-docs]
 
 Sections (see docs/performance.md for what each number means):
@@ -11,7 +11,9 @@ Sections (see docs/performance.md for what each number means):
 * ``server``    -- bounded wrk runs against uvicorn and gunicorn: requests/s, wrapped/bare;
 * ``storm``     -- N concurrent requests of one session at token expiry vs fresh, and the
   IdP's refresh count;
-* ``scale``     -- per-request cost with 1 000, 100 000 and 1 000 000 stored sessions.
+* ``scale``     -- per-request cost with 1 000, 100 000 and 1 000 000 stored sessions;
+* ``staleness`` -- how long a process serves a session from its Redis client cache after
+  another process signed it out or rotated it (p50/p99/max).
 
 ``--quick`` shortens every section (and stops the scale at 100 000 sessions). Nothing
 here fails on a missed target: the figures are printed, the exit status is 0 unless a
@@ -34,11 +36,11 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
-from benchmarks import inprocess, scale, server, storm  # noqa: E402
+from benchmarks import inprocess, scale, server, staleness, storm  # noqa: E402
 from benchmarks.report import markdown, update_docs  # noqa: E402
 from benchmarks.targets import Target, evaluate, print_targets  # noqa: E402
 
-SECTIONS = ("inprocess", "server", "storm", "scale")
+SECTIONS = ("inprocess", "server", "storm", "scale", "staleness")
 
 
 def start_redis(workdir: Path) -> tuple[Any, str | None]:
@@ -104,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="thunderid-bench-redis-") as tmp:
         redis = None
         redis_url = None
-        if "inprocess" in only or "scale" in only:
+        if {"inprocess", "scale", "staleness"} & set(only):
             redis, redis_url = start_redis(Path(tmp))
         try:
             if "inprocess" in only:
@@ -139,6 +141,14 @@ def main(argv: list[str] | None = None) -> int:
                     "notes": notes,
                 }
                 targets += evaluate("scale", report["scale"])
+            if "staleness" in only:
+                stale_results, notes = staleness.run(redis_url, quick=args.quick)
+                staleness.print_table(stale_results, notes)
+                report["staleness"] = {
+                    "results": [r.as_json() for r in stale_results],
+                    "notes": notes,
+                }
+                targets += evaluate("staleness", report["staleness"])
         finally:
             if redis is not None:
                 redis.stop()

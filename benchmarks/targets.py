@@ -18,6 +18,10 @@ SIGNED_OUT_OVERHEAD_US = 1.0
 CHEAPER_THAN_SESSION_MIDDLEWARE = 7.0
 SERVER_RATIO = 0.85
 SCALE_RATIO = 1.5
+#: Issue 12's bounds: Redis with the client cache, and how long another process's sign-out
+#: or rotation may go unseen.
+REDIS_CACHED_OVERHEAD_US = 10.0
+STALENESS_MS = 1000.0
 
 
 @dataclass(frozen=True)
@@ -117,6 +121,18 @@ def _inprocess(data: dict[str, Any]) -> list[Target]:
                 SIGNED_OUT_OVERHEAD_US,
             )
         )
+    for proto in ("wsgi", "asgi"):
+        if f"{proto}.redis_cached" in rows:
+            out.append(
+                Target(
+                    f"inprocess.{proto}.redis_cached_overhead_us",
+                    f"{proto.upper()} signed in, Redis store with client_cache: overhead",
+                    overhead(f"{proto}.redis_cached"),
+                    "µs",
+                    "<=",
+                    REDIS_CACHED_OVERHEAD_US,
+                )
+            )
     out.append(
         Target(
             "inprocess.store_writes",
@@ -228,10 +244,41 @@ def _scale(data: dict[str, Any]) -> list[Target]:
     return out
 
 
+def _staleness(data: dict[str, Any]) -> list[Target]:
+    out: list[Target] = []
+    for row in data["results"]:
+        out.append(
+            Target(
+                f"staleness.{row['key']}.max_ms",
+                f"Redis client cache: a session {row['label']} by another process, "
+                f"served until (worst of {row['trials']})",
+                row["max_ms"],
+                "ms",
+                "<=",
+                STALENESS_MS,
+            )
+        )
+        out.append(
+            Target(
+                f"staleness.{row['key']}.p99_ms",
+                f"Redis client cache: a session {row['label']} by another process, "
+                "served until (p99)",
+                row["p99_ms"],
+                "ms",
+            )
+        )
+    return out
+
+
 def evaluate(section: str, data: dict[str, Any]) -> list[Target]:
-    return {"inprocess": _inprocess, "server": _server, "storm": _storm, "scale": _scale}[section](
-        data
-    )
+    sections = {
+        "inprocess": _inprocess,
+        "server": _server,
+        "storm": _storm,
+        "scale": _scale,
+        "staleness": _staleness,
+    }
+    return sections[section](data)
 
 
 def print_targets(targets: list[Target]) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from benchmarks import inprocess, report, scale, server, storm
+from benchmarks import inprocess, report, scale, server, staleness, storm
 from benchmarks.common import COOKIE_NAME, new_session_id
 from benchmarks.targets import evaluate
 from tests.support.idp import IdP
@@ -39,6 +39,7 @@ def test_inprocess_every_variant_answers_200(redis_url: str, tmp_path: Path) -> 
         "asgi.signed_out": False,
         "asgi.sqlite": True,
         "asgi.redis": True,
+        "asgi.redis_cached": True,
     }
     assert written == [], "a request on the hot path wrote to the store"
 
@@ -143,3 +144,18 @@ def test_breakdown_runs_every_step(capsys: pytest.CaptureFixture[str]) -> None:
     assert breakdown.main(["--number", "10"]) == 0
     out = capsys.readouterr().out
     assert out.count("[the hot path]") == 2, out  # memory and SQLite
+
+
+def test_staleness_sees_every_change_of_another_process(redis_url: str) -> None:
+    results = staleness.measure(redis_url, trials=3)
+    rows = [r.as_json() for r in results]
+
+    assert [row["key"] for row in rows] == ["delete", "rotate"]
+    assert [(row["trials"], row["not_seen"]) for row in rows] == [(3, 0), (3, 0)]
+    assert all(row["max_ms"] is not None for row in rows)
+    targets = evaluate("staleness", {"results": rows, "notes": []})
+    assert {t.name for t in targets if t.op} == {
+        "staleness.delete.max_ms",
+        "staleness.rotate.max_ms",
+    }
+    assert "| signed out (record deleted) | 3 |" in report.staleness({"results": rows})
