@@ -312,7 +312,8 @@ class ClientBase:
     ) -> fx.Flow[str]:
         """The authorization URL. The sign-in in progress travels sealed inside ``state``,
         bound to ``session_id``: nothing is stored until the user comes back, so this may
-        be called for every anonymous page without filling the store."""
+        be called for every anonymous page without filling the store (but when the request
+        is pushed, RFC 9126, each call is a request to the provider)."""
         metadata: ProviderMetadata = yield fx.GetMetadata()
         now = yield fx.Now()
         entropy = yield fx.RandomBytes(SIGN_IN_ENTROPY)

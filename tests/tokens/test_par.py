@@ -1,9 +1,11 @@
 """Pushed authorization requests (RFC 9126) against the real test IdP: the apps under
 gunicorn and uvicorn push the sign-in (``always``, or ``auto`` at a provider whose metadata
 requires it), the browser is sent with only ``client_id`` and ``request_uri``, and the
-user's token then calls the protected API. A client the PAR endpoint refuses is a 502 page.
-The ThunderID profile's run (with ``private_key_jwt``) is tests/thunderid/test_par.py; the
-core's answers to every PAR failure are tests/core/test_par.py."""
+user's token then calls the protected API (with DPoP too: the code bound to the session's
+key). A client the PAR endpoint refuses is a 502 page. The client API's sign-in URL is
+pushed the same way. The ThunderID profile's run (with ``private_key_jwt``) is
+tests/thunderid/test_par.py; the core's answers to every PAR failure are
+tests/core/test_par.py."""
 
 from __future__ import annotations
 
@@ -18,7 +20,8 @@ import pytest
 from tests.support.idp import IdP, introspect, start_idp
 from tests.support.protected_api import ProtectedAPI
 from tests.support.servers import session_cookie
-from tests.tokens.harness import BROWSER, App, stored_record
+from tests.tokens.harness import BROWSER, App, client_sign_in, stored_record
+from thunderid_mw import ThunderIDClient
 from thunderid_mw.core.dpop import thumbprint
 
 LOG_WAIT = 10.0  # seconds for the server's log line to reach its file
@@ -132,3 +135,14 @@ def test_a_client_the_par_endpoint_refuses_is_a_502_naming_the_configuration(
         time.sleep(0.1)
     line = next(row for row in app.server.log().splitlines() if "config.client_rejected" in row)
     assert "pushed authorization request endpoint" in line and "conf-client" in line, line
+
+
+def test_the_client_apis_sign_in_url_is_pushed_too(
+    sync_client: Callable[..., ThunderIDClient], idp_reset: IdP
+) -> None:
+    client = sync_client(pushed_authorization_requests="always")
+    url = client.get_sign_in_url("session-1")
+    assert set(parse_qs(urlsplit(url).query)) == {"client_id", "request_uri"}
+    assert idp_reset.counts()["pushed_authorization_requests"] == 1
+    client_sign_in(client, idp_reset, "session-1")  # the sealed state came back through
+    assert client.get_access_token("session-1")
