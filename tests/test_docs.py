@@ -424,3 +424,37 @@ def test_user_test_files_run_under_pytest(tmp_path: Path, name: str, tests: int)
     )
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
     assert f"{tests} passed" in run.stdout
+
+
+# -- step-up.md ---------------------------------------------------------------------------
+
+
+@runs("step_up_paths.py")
+def test_step_up_paths(load: Callable[[str], ModuleType], doc_env: dict[str, str]) -> None:
+    from thunderid_mw.integrations import Requirement
+
+    config: ThunderIDConfig = load("step_up_paths.py").config
+    assert config.path_requirements == {
+        "/billing": Requirement.of(acr="urn:example:mfa"),
+        "/account/password": Requirement.of(max_age=300),
+    }
+    assert config.sign_in_acr_values == ("urn:example:mfa",)
+    # The page's shell block says the same from the environment.
+    page = (ROOT / "docs" / "step-up.md").read_text()
+    shell = re.search(r"```sh\n(.*?)```", page, re.S)
+    assert shell, "step-up.md has no shell block"
+    exported = dict(
+        line.removeprefix("export ").split("=", 1) for line in shell.group(1).splitlines()
+    )
+    from_env = ThunderIDConfig.from_env(
+        {**doc_env, **{k: v.strip('"') for k, v in exported.items()}}
+    )
+    assert from_env.path_requirements == config.path_requirements
+    assert from_env.sign_in_acr_values == config.sign_in_acr_values
+
+
+@runs("flask_step_up.py")
+def test_step_up_flask_helper(load: Callable[[str], ModuleType]) -> None:
+    # It builds; the helper's behaviour on real servers is tests/integrations/test_step_up.py.
+    pay = load("flask_step_up.py").pay
+    assert pay.__wrapped__.__name__ == "pay"

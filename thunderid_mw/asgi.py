@@ -127,6 +127,8 @@ class ThunderIDASGIMiddleware:
                 ctx.user,
                 ctx.scopes,
                 lambda: _request_info(scope),
+                config=self.config,
+                now=time.time,
             )
         ):
             await self._refuse(scope, send, denied)

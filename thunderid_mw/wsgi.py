@@ -6,6 +6,7 @@ Every decision is the core's (``thunderid_mw.core.handler``), shared with the AS
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -87,7 +88,14 @@ class ThunderIDWSGIMiddleware:
                 return self._answer(response, start_response)
         elif self._has_requirements:
             requirements = self._router.requirements_for(path)
-            denied = refusal(requirements, ctx.user, ctx.scopes, lambda: _request_info(environ))
+            denied = refusal(
+                requirements,
+                ctx.user,
+                ctx.scopes,
+                lambda: _request_info(environ),
+                config=self.config,
+                now=time.time,
+            )
             if denied is not None:
                 return self._answer(denied, start_response)
         environ[CONTEXT_KEY] = ctx.mounted(mount_prefix(mount)) if mount else ctx

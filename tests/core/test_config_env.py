@@ -130,9 +130,38 @@ def test_path_requirements_from_the_environment() -> None:
         ("/admin roles=", "'roles='"),
         ("/admin claim:=x", "'claim:=x'"),
         ("/admin roles admin", "'roles'"),
+        ("/admin max_age=soon", "'max_age=soon'"),
+        ("/admin max_age=-5", "'max_age=-5'"),
+        ("/admin acr=", "'acr='"),
+        ('/admin acr=urn:"x', "acr value"),
     ],
 )
 def test_bad_path_requirements_say_what_is_wrong(value: str, words: str) -> None:
     with pytest.raises(ConfigError, match="THUNDERID_PATH_REQUIREMENTS") as raised:
         ThunderIDConfig.from_env({**BASE, "THUNDERID_PATH_REQUIREMENTS": value})
     assert words in str(raised.value) and "roles=admin" in str(raised.value)  # an example
+
+
+def test_step_up_requirements_and_the_acr_allow_list_from_the_environment() -> None:
+    config = ThunderIDConfig.from_env(
+        {
+            **BASE,
+            "THUNDERID_PATH_REQUIREMENTS": "/billing acr=urn:mfa,urn:hwk max_age=300 roles=payer",
+            "THUNDERID_SIGN_IN_ACR_VALUES": "urn:mfa urn:hwk urn:pwd",
+        }
+    )
+    assert config.path_requirements == {
+        "/billing": Requirement.of(acr=["urn:mfa", "urn:hwk"], max_age=300, roles="payer")
+    }
+    assert config.sign_in_acr_values == ("urn:mfa", "urn:hwk", "urn:pwd")
+
+
+def test_a_path_acr_outside_the_allow_list_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match="sign_in_acr_values does not allow"):
+        ThunderIDConfig.from_env(
+            {
+                **BASE,
+                "THUNDERID_PATH_REQUIREMENTS": "/billing acr=urn:hwk",
+                "THUNDERID_SIGN_IN_ACR_VALUES": "urn:mfa",
+            }
+        )

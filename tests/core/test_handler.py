@@ -652,3 +652,21 @@ def test_sign_in_drops_malformed_step_up_values(
     response = world.run(route_flow(env, Route.SIGN_IN, request(query={name: value})))
     assert response.status == 302
     assert name not in parse_qs(urlsplit(location(response)).query)
+    (logged,) = [log for log in world.logs if log.event == "sign_in.params_dropped"]
+    assert name in logged.message and value not in logged.message
+
+
+def test_sign_in_acr_values_allow_list_drops_others(world: World) -> None:
+    env = make_env(make_config(sign_in_acr_values=("urn:mfa", "urn:hwk")))
+    for asked, forwarded in [
+        ("urn:mfa", ["urn:mfa"]),
+        ("urn:hwk urn:mfa", ["urn:hwk urn:mfa"]),
+        ("urn:mfa urn:weak", None),
+        ("urn:weak", None),
+    ]:
+        world.logs.clear()
+        response = world.run(route_flow(env, Route.SIGN_IN, request(query={"acr_values": asked})))
+        assert response.status == 302
+        assert parse_qs(urlsplit(location(response)).query).get("acr_values") == forwarded
+        dropped = [log for log in world.logs if log.event == "sign_in.params_dropped"]
+        assert len(dropped) == (forwarded is None)

@@ -29,6 +29,7 @@ from .driver import (
     CLIENT_SECRET,
     DROP,
     ISSUER,
+    REVOKE_URL,
     SECRET,
     T0,
     TOKEN_URL,
@@ -431,3 +432,83 @@ def test_a_store_that_refuses_every_save_is_contention_not_a_provider_error(
             )
         assert not isinstance(info.value, ProviderError)
         assert info.value.retry_after == 1
+
+
+# Step-up: the callback checks the acr and auth_time it asked for -----------------------
+
+
+def begin_step_up(env: FlowEnv, world: World, **asked: str) -> SignInTransaction:
+    _, tx = start_sign_in(
+        env.config,
+        env.metadata,
+        return_to="/billing",
+        entropy=world.random_bytes(SIGN_IN_ENTROPY),
+        now=world.now,
+        extra_params=asked,
+    )
+    return tx
+
+
+def test_the_transaction_remembers_the_acr_and_max_age_asked_for(
+    world: World, env: FlowEnv
+) -> None:
+    tx = begin_step_up(env, world, acr_values="urn:mfa urn:hwk", max_age="300")
+    assert (tx.acr_values, tx.max_age) == ("urn:mfa urn:hwk", 300)
+    opened = SignInTransaction.unseal(env.keys, tx.seal(env.keys, bytes(12)))
+    assert opened == tx
+    assert (begin(env, world).acr_values, begin(env, world).max_age) == ("", None)
+
+
+@pytest.mark.parametrize(
+    ("asked", "claims"),
+    [
+        ({"acr_values": "urn:mfa"}, {"acr": "urn:mfa"}),
+        ({"acr_values": "urn:mfa urn:hwk"}, {"acr": "urn:hwk"}),
+        ({"max_age": "60"}, {"auth_time": int(T0) - 60}),
+        ({"max_age": "0"}, {"auth_time": int(T0) - 30}),  # within clock_skew
+        ({"acr_values": "urn:mfa", "max_age": "60"}, {"acr": "urn:mfa", "auth_time": int(T0)}),
+    ],
+)
+def test_a_step_up_that_got_what_it_asked_for_signs_in(
+    world: World, env: FlowEnv, asked: dict[str, str], claims: dict[str, Any]
+) -> None:
+    tx = begin_step_up(env, world, **asked)
+    token_endpoint(world, good_tokens(world, tx, **claims))
+    _, loaded = world.run(complete_sign_in(env, CallbackParams.from_values("c", tx.state), tx))
+    assert {k: loaded.record.claims[k] for k in claims} == claims
+
+
+@pytest.mark.parametrize(
+    ("asked", "claims", "code"),
+    [
+        ({"acr_values": "urn:mfa"}, {}, "acr_not_met"),
+        ({"acr_values": "urn:mfa"}, {"acr": "urn:pwd"}, "acr_not_met"),
+        ({"acr_values": "urn:mfa"}, {"acr": ["urn:mfa"]}, "acr_not_met"),
+        ({"max_age": "60"}, {}, "auth_time_missing"),
+        ({"max_age": "60"}, {"auth_time": "now"}, "auth_time_missing"),
+        ({"max_age": "60"}, {"auth_time": True}, "auth_time_missing"),
+        ({"max_age": "60"}, {"auth_time": int(T0) - 121}, "authentication_too_old"),
+        ({"acr_values": "urn:mfa", "max_age": "60"}, {"acr": "urn:mfa"}, "auth_time_missing"),
+    ],
+)
+def test_a_step_up_the_provider_did_not_give_fails_with_403_and_revokes(
+    world: World, env: FlowEnv, asked: dict[str, str], claims: dict[str, Any], code: str
+) -> None:
+    tx = begin_step_up(env, world, **asked)
+    token_endpoint(world, good_tokens(world, tx, **claims))
+    world.http[REVOKE_URL] = lambda call: fx.HttpResult(200, b"")
+    with pytest.raises(SignInError) as raised:
+        world.run(complete_sign_in(env, CallbackParams.from_values("c", tx.state), tx))
+    assert (raised.value.code, raised.value.status) == (code, 403)
+    revoked = {call.form["token"] for call in world.token_calls(REVOKE_URL)}
+    assert revoked == {"at-1", "rt-1"}
+    assert world.items == {}  # no session stored
+
+
+def test_acr_values_from_extra_authorize_params_are_checked_too(world: World) -> None:
+    env = make_env(make_config(extra_authorize_params={"acr_values": "urn:mfa"}))
+    tx = begin(env, world)
+    token_endpoint(world, good_tokens(world, tx, acr="urn:pwd"))
+    world.http[REVOKE_URL] = lambda call: fx.HttpResult(200, b"")
+    with pytest.raises(SignInError, match="urn:mfa"):
+        world.run(complete_sign_in(env, CallbackParams.from_values("c", tx.state), tx))

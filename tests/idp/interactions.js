@@ -69,10 +69,14 @@ export function interactionRoutes(provider) {
         html(ctx, 200, loginPage(uid, { username, error: 'Invalid username or password.' }));
         return;
       }
+      // A test may say which acr this login achieved (a step-up factor), or none, and
+      // when it happened (ts, Unix seconds: the ID token's auth_time).
+      const acr = form.get('acr') || undefined;
+      const ts = form.get('ts') ? Number(form.get('ts')) : undefined;
       const returnTo = await provider.interactionResult(
         ctx.req,
         ctx.res,
-        { login: { accountId } },
+        { login: { accountId, acr, ts } },
         { mergeWithLastSubmission: false },
       );
       ctx.status = 303;

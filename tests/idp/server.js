@@ -106,11 +106,14 @@ async function configuration() {
     routes: ROUTES,
     scopes: SCOPES,
     claims: {
+      acr: null, // only when a test login says which (interactions.js)
       openid: ['sub'],
       profile: ['name', 'given_name', 'family_name', 'preferred_username'],
       email: ['email', 'email_verified'],
     },
     responseTypes: ['code'],
+    // What a test login may achieve (interactions.js: the form's acr field).
+    acrValues: ['urn:thunderid:test:password', 'urn:thunderid:test:mfa'],
     clientAuthMethods: ['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none'],
     pkce: { required: () => true },
     // ID tokens carry the scope-based claims (name, email...), as ThunderID's do.

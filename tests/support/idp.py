@@ -259,8 +259,12 @@ class IdP:
         authorize_url: str,
         username: str = "alice",
         password: str | None = None,
+        acr: str | None = None,
+        auth_time: int | None = None,
     ) -> str:
         """Sign in at the IdP as a browser would and return the redirect to the RP.
+        ``acr``: the authentication context this login achieved (the ID token's ``acr``);
+        ``auth_time``: when it happened, if not now (Unix seconds).
 
         ``authorize_url`` is the IdP authorization URL (or an RP URL that redirects to it:
         the first response is followed if it is a redirect). ``http`` keeps the IdP's
@@ -281,6 +285,10 @@ class IdP:
                 raise LoginFailed(page.error or "the IdP re-rendered its login page")
             posted = True
             data = {**form.fields, "username": username, "password": password}
+            if acr is not None:
+                data["acr"] = acr
+            if auth_time is not None:
+                data["ts"] = str(auth_time)
             return urljoin(str(response.url), form.action), data
 
         response = http.get(authorize_url, follow_redirects=False)

@@ -1,18 +1,23 @@
-"""Who may see a page once signed in: scopes, claims, group or role membership.
+"""Who may see a page once signed in: scopes, claims, group or role membership, and how
+(``acr``) and how recently (``max_age``) the user authenticated.
 
 A ``Requirement`` is data; ``unmet`` says which parts of it a session does not meet (empty
 means allowed); ``forbidden`` is the 403 answer, distinct from the 401/redirect that
-``handler.challenge`` gives a signed-out request. Every helper in ``integrations/`` asks
-these two functions, so the rule is written once.
+``handler.challenge`` gives a signed-out request. ``step_up`` says which re-authentication
+would meet the ``acr``/``max_age`` parts and ``step_up_answer`` sends the user through it
+(RFC 9470 for code). Every helper in ``integrations/`` asks ``refusal``, so the rule is
+written once.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
+from urllib.parse import quote, urlencode
 
-from .responses import Response, error_response
+from .responses import Response, error_response, redirect
 
 
 class _Request(Protocol):
@@ -23,6 +28,32 @@ class _Request(Protocol):
 
     @property
     def mount(self) -> str: ...
+
+    @property
+    def method(self) -> str: ...
+
+    @property
+    def path(self) -> str: ...
+
+    @property
+    def query_string(self) -> str: ...
+
+
+# An acr value as /sign-in forwards it and a WWW-Authenticate challenge quotes it.
+ACR_VALUE = re.compile(r"[A-Za-z0-9:._/-]{1,200}")
+
+
+class _Settings(Protocol):
+    """What the step-up answer reads of a ``ThunderIDConfig`` (not imported: no cycle)."""
+
+    @property
+    def sign_in_path(self) -> str: ...
+
+    @property
+    def sign_in_acr_values(self) -> tuple[str, ...] | None: ...
+
+    @property
+    def clock_skew(self) -> int: ...
 
 
 def _frozen(values: str | Iterable[str]) -> frozenset[str]:
@@ -35,7 +66,9 @@ class Requirement:
     empty set: the claim only has to be present and truthy); at least one of ``groups``
     and at least one of ``roles`` when they are given. The group and role claim names are
     ``groups`` and ``roles`` unless named otherwise; they may be lists or space-separated
-    strings."""
+    strings. ``acr``: the ID token's ``acr`` must be one of these; ``max_age``: the user
+    authenticated (``auth_time``) at most this many seconds ago. A user who misses only
+    these two is sent to authenticate again (step-up), not refused."""
 
     scopes: frozenset[str] = frozenset()
     # (claim name, accepted values) pairs, sorted: a tuple keeps the requirement hashable
@@ -45,6 +78,15 @@ class Requirement:
     roles: frozenset[str] = frozenset()
     groups_claim: str = "groups"
     roles_claim: str = "roles"
+    acr: frozenset[str] = frozenset()
+    max_age: int | None = None
+
+    def __post_init__(self) -> None:
+        for value in self.acr:
+            if not ACR_VALUE.fullmatch(value):
+                raise ValueError(f"acr value {value!r} must match {ACR_VALUE.pattern}")
+        if self.max_age is not None and (isinstance(self.max_age, bool) or self.max_age < 0):
+            raise ValueError(f"max_age must be a number of seconds >= 0, got {self.max_age!r}")
 
     @classmethod
     def of(
@@ -56,6 +98,8 @@ class Requirement:
         roles: str | Iterable[str] = (),
         groups_claim: str = "groups",
         roles_claim: str = "roles",
+        acr: str | Iterable[str] = (),
+        max_age: int | None = None,
     ) -> Requirement:
         """A requirement from plain strings and lists (``scopes="read"`` is one scope)."""
         return cls(
@@ -65,6 +109,8 @@ class Requirement:
             roles=_frozen(roles),
             groups_claim=groups_claim,
             roles_claim=roles_claim,
+            acr=_frozen(acr),
+            max_age=max_age,
         )
 
 
@@ -98,6 +144,79 @@ def unmet(requirement: Requirement, user: Mapping[str, Any], scopes: Sequence[st
     return missing
 
 
+@dataclass(frozen=True, slots=True)
+class StepUp:
+    """The re-authentication that would meet a requirement's ``acr``/``max_age``: the
+    ``acr_values`` (space-separated, "" for none) and ``max_age`` to ask the provider for."""
+
+    acr_values: str = ""
+    max_age: int | None = None
+
+
+def step_up(
+    requirements: Iterable[Requirement], user: Mapping[str, Any], *, now: float, leeway: float
+) -> StepUp | None:
+    """``None`` when the session's ``acr`` and ``auth_time`` meet every requirement, else
+    what to ask for: the first unmet ``acr`` set and the smallest unmet ``max_age``.
+    ``leeway`` (the configured clock skew) is the one the callback allows, so a fresh
+    re-authentication always meets the requirement that asked for it."""
+    acr: frozenset[str] = frozenset()
+    max_age: int | None = None
+    have_acr = user.get("acr")
+    auth_time = user.get("auth_time")
+    for requirement in requirements:
+        if requirement.acr and not acr and have_acr not in requirement.acr:
+            acr = requirement.acr
+        if requirement.max_age is not None and (
+            not isinstance(auth_time, int | float) or now - auth_time > requirement.max_age + leeway
+        ):
+            max_age = requirement.max_age if max_age is None else min(max_age, requirement.max_age)
+    if not acr and max_age is None:
+        return None
+    return StepUp(" ".join(sorted(acr)), max_age)
+
+
+def step_up_answer(need: StepUp, request: _Request, config: _Settings) -> Response:
+    """A browser (GET) goes to sign in again with ``acr_values``/``max_age`` and comes
+    back; code gets 401 with RFC 9470's ``insufficient_user_authentication``. When the
+    site's own allow-list (``sign_in_acr_values``) would drop the acr, a 403 says so:
+    re-authenticating could never meet it."""
+    wanted = need.acr_values.split()
+    allowed = config.sign_in_acr_values
+    if allowed is not None and not set(wanted) <= set(allowed):
+        return error_response(
+            403,
+            "step_up_not_allowed",
+            "This page needs a kind of sign-in that this site is not set up to request "
+            "(its acr is not in sign_in_acr_values). The site's operators can fix this.",
+            api=request.is_api,
+            links=[("Home", request.mount + "/")],
+        )
+    params = {"acr_values": need.acr_values} if wanted else {}
+    if need.max_age is not None:
+        params["max_age"] = str(need.max_age)
+    target = request.mount + request.path
+    if request.query_string:
+        target += "?" + request.query_string
+    sign_in = (
+        request.mount + config.sign_in_path + "?return_to=" + quote(target, safe="")
+        + "&" + urlencode({**params, "prompt": "login"})
+    )  # fmt: skip
+    if request.is_api or request.method not in ("GET", "HEAD"):
+        challenge = 'Bearer realm="thunderid", error="insufficient_user_authentication", '
+        challenge += 'error_description="A more recent or stronger authentication is needed"'
+        challenge += "".join(f', {name}="{value}"' for name, value in params.items())
+        return error_response(
+            401,
+            "insufficient_user_authentication",
+            "Please authenticate again to see this page.",
+            api=request.is_api,
+            headers=[("WWW-Authenticate", challenge)],
+            links=[("Sign in again", sign_in)],
+        )
+    return redirect(sign_in, [])
+
+
 def forbidden(missing: Sequence[str], *, api: bool, mount: str = "") -> Response:
     """403 for a signed-in user who lacks ``missing``: JSON for code, a page with a way
     back for browsers."""
@@ -108,18 +227,34 @@ def forbidden(missing: Sequence[str], *, api: bool, mount: str = "") -> Response
 
 
 def refusal(
-    requirements: Iterable[Requirement],
+    requirements: Sequence[Requirement],
     user: Mapping[str, Any],
     scopes: Sequence[str],
     request: Callable[[], _Request],
+    *,
+    config: _Settings,
+    now: Callable[[], float],
 ) -> Response | None:
-    """The adapters' check of ``path_requirements`` for a signed-in request: ``None`` when
-    every one is met, else ``forbidden`` (``request`` is only built then)."""
+    """The check of ``path_requirements`` and the helpers' requirements for a signed-in
+    request: ``None`` when every one is met, else ``forbidden`` (re-authenticating cannot
+    give a scope or a role) or else ``step_up_answer`` (``request`` and ``now`` are only
+    called then)."""
     missing = list(dict.fromkeys(m for req in requirements for m in unmet(req, user, scopes)))
-    if not missing:
+    if missing:
+        info = request()
+        return forbidden(missing, api=info.is_api, mount=info.mount)
+    if not any(req.acr or req.max_age is not None for req in requirements):
         return None
-    info = request()
-    return forbidden(missing, api=info.is_api, mount=info.mount)
+    need = step_up(requirements, user, now=now(), leeway=config.clock_skew)
+    return None if need is None else step_up_answer(need, request(), config)
 
 
-__all__ = ["Requirement", "forbidden", "refusal", "unmet"]
+__all__ = [
+    "Requirement",
+    "StepUp",
+    "forbidden",
+    "refusal",
+    "step_up",
+    "step_up_answer",
+    "unmet",
+]

@@ -157,6 +157,9 @@ class ThunderIDConfig:
     # Path (prefix, as in protected_paths) -> Requirement; such paths need a signed-in
     # user who meets it, others get 403. See core/authorization.py.
     path_requirements: Mapping[str, Requirement] = field(default_factory=dict)
+    # The acr values /sign-in accepts from its query (step-up); others are dropped. None:
+    # any well-formed value. Path requirements' acr values must be on it.
+    sign_in_acr_values: tuple[str, ...] | None = None
     # Addresses or networks (CIDR) of reverse proxies whose Forwarded / X-Forwarded-Proto /
     # X-Forwarded-Host headers tell the request's public origin; nobody else's are read.
     trusted_proxies: tuple[str, ...] = ()
@@ -256,9 +259,16 @@ class ThunderIDConfig:
         for path in self.protected_paths:
             if not path.startswith("/"):
                 raise ConfigError(f"protected_paths entries must start with '/', got {path!r}")
-        for path in self.path_requirements:
+        for path, requirement in self.path_requirements.items():
             if not path.startswith("/"):
                 raise ConfigError(f"path_requirements keys must start with '/', got {path!r}")
+            allowed = self.sign_in_acr_values
+            if allowed is not None and not requirement.acr <= set(allowed):
+                raise ConfigError(
+                    f"path_requirements[{path!r}] needs acr {' or '.join(sorted(requirement.acr))}"
+                    ", which sign_in_acr_values does not allow: the step-up could never ask "
+                    "for it"
+                )
         try:
             parse_networks(self.trusted_proxies)
         except ValueError as exc:

@@ -78,14 +78,18 @@ def _query(name: str, value: str) -> dict[str, str]:
         raise ConfigError(f"{name} must look like prompt=login&max_age=0, got {value!r}") from None
 
 
-_REQUIREMENT_KINDS = ("scopes", "groups", "roles")
-_REQUIREMENTS_EXAMPLE = "/admin roles=admin; /reports scopes=read:reports claim:tenant=acme,globex"
+_REQUIREMENT_KINDS = ("scopes", "groups", "roles", "acr")
+_REQUIREMENTS_EXAMPLE = (
+    "/admin roles=admin acr=urn:mfa max_age=300; /reports scopes=read:reports "
+    "claim:tenant=acme,globex"
+)
 
 
 def _path_requirements(name: str, value: str) -> dict[str, Requirement]:
-    """``/admin roles=admin; /api scopes=read,write claim:tenant=acme``: per path (entries
-    split by ``;``), ``scopes=``, ``groups=``, ``roles=`` and ``claim:NAME=`` with
-    comma-separated values (a claim with no value: it must be present)."""
+    """``/admin roles=admin acr=urn:mfa max_age=300; /api scopes=read,write claim:tenant=acme``:
+    per path (entries split by ``;``), ``scopes=``, ``groups=``, ``roles=``, ``acr=`` and
+    ``claim:NAME=`` with comma-separated values (a claim with no value: it must be
+    present), and ``max_age=`` seconds."""
     requirements: dict[str, Requirement] = {}
     for entry in filter(None, (part.strip() for part in value.split(";"))):
         path, *terms = entry.split()
@@ -96,21 +100,32 @@ def _path_requirements(name: str, value: str) -> dict[str, Requirement]:
             )
         lists: dict[str, list[str]] = {kind: [] for kind in _REQUIREMENT_KINDS}
         claims: dict[str, list[str]] = {}
+        max_age: int | None = None
         for term in terms:
             kind, sep, values = term.partition("=")
             items = [v for v in values.split(",") if v]
-            if sep and kind in lists and items:
+            if kind == "max_age" and values.isascii() and values.isdigit():
+                max_age = int(values)
+            elif sep and kind in lists and items:
                 lists[kind] += items
             elif sep and kind.startswith("claim:") and len(kind) > len("claim:"):
                 claims.setdefault(kind.removeprefix("claim:"), []).extend(items)
             else:
                 raise ConfigError(
-                    f"{name}: {term!r} in {entry!r} is not scopes=, groups=, roles= or "
-                    f"claim:NAME=, e.g. {_REQUIREMENTS_EXAMPLE!r}"
+                    f"{name}: {term!r} in {entry!r} is not scopes=, groups=, roles=, acr=, "
+                    f"claim:NAME= or max_age=SECONDS, e.g. {_REQUIREMENTS_EXAMPLE!r}"
                 )
-        requirements[path] = Requirement.of(
-            scopes=lists["scopes"], groups=lists["groups"], roles=lists["roles"], claims=claims
-        )
+        try:
+            requirements[path] = Requirement.of(
+                scopes=lists["scopes"],
+                groups=lists["groups"],
+                roles=lists["roles"],
+                claims=claims,
+                acr=lists["acr"],
+                max_age=max_age,
+            )
+        except ValueError as exc:
+            raise ConfigError(f"{name}: {entry!r}: {exc}, e.g. {_REQUIREMENTS_EXAMPLE!r}") from None
     return requirements
 
 
@@ -151,6 +166,7 @@ ENV_SETTINGS: Mapping[str, EnvSetting] = {
     "BACKCHANNEL_LOGOUT_PATH": EnvSetting("backchannel_logout_path", _optional_path),
     "PROTECTED_PATHS": EnvSetting("protected_paths", _comma_list),
     "PATH_REQUIREMENTS": EnvSetting("path_requirements", _path_requirements),
+    "SIGN_IN_ACR_VALUES": EnvSetting("sign_in_acr_values", _words),
     "TRUSTED_PROXIES": EnvSetting("trusted_proxies", _comma_list),
     "STORE": EnvSetting("store", _text),  # a store URL; the client opens it
     "REFRESH_LEEWAY": EnvSetting("refresh_leeway", _number),

@@ -28,6 +28,7 @@ SIGN_IN_FAILED: Final = "sign_in.failed"
 SIGN_IN_CODE_REJECTED: Final = "sign_in.code_rejected"
 SIGN_IN_PAR_REJECTED: Final = "sign_in.par_rejected"  # the PAR endpoint refused the request
 SIGN_IN_REJECTED: Final = "sign_in.rejected"  # the app's on_sign_in hook refused the user
+SIGN_IN_PARAMS_DROPPED: Final = "sign_in.params_dropped"  # a step-up value /sign-in refused
 HOOK_FAILED: Final = "hook.failed"  # one of the app's hooks raised
 PAGE_RENDER_FAILED: Final = "page.render_failed"  # the app's render_page raised
 REFRESH_FAILED: Final = "refresh.failed"
@@ -60,6 +61,7 @@ ALL_EVENTS: Final = (
     SIGN_IN_CODE_REJECTED,
     SIGN_IN_PAR_REJECTED,
     SIGN_IN_REJECTED,
+    SIGN_IN_PARAMS_DROPPED,
     HOOK_FAILED,
     PAGE_RENDER_FAILED,
     REFRESH_FAILED,

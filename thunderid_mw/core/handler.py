@@ -210,12 +210,20 @@ def _sign_in(env: FlowEnv, request: RequestInfo) -> Flow[Response]:
     now = yield Now()
     entropy = yield RandomBytes(SIGN_IN_ENTROPY)
     metadata = yield from env.provider()
+    step_up, dropped = step_up_params(request.query, config.sign_in_acr_values)
+    if dropped:
+        yield env.log(
+            INFO,
+            f"sign-in: dropped {', '.join(dropped)} from the query (malformed, or an acr "
+            "value not in sign_in_acr_values)",
+            event=events.SIGN_IN_PARAMS_DROPPED,
+        )
     params, tx = authorization_request(
         config,
         return_to=return_to,
         entropy=entropy,
         now=now,
-        extra_params=step_up_params(request.query),
+        extra_params=step_up,
         dpop_key=(yield from code_binding_key(env, metadata)),
     )
     url = yield from authorization_redirect(env, metadata, params)

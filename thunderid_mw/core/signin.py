@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import hmac
 import json
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from urllib.parse import parse_qs, urlencode
 
 from . import events
+from .authorization import ACR_VALUE
 from .backchannel import add_to_indexes
 from .config import ThunderIDConfig
 from .cookies import SESSION_ID_BYTES, new_session_id
@@ -57,6 +57,9 @@ class SignInTransaction:
     # DPoP with PAR: the key the code is bound to (``dpop_jkt``), made when the request was
     # pushed; the code exchange must prove it.
     dpop_key: str | None = field(default=None, repr=False)
+    # What the authorization request asked for, checked against the ID token.
+    acr_values: str = ""
+    max_age: int | None = None
 
     def seal(self, keys: Keys, nonce: bytes, bound_to: str = "") -> str:
         """Encrypted and authenticated; ``bound_to`` (a session id) must be given again to
@@ -84,24 +87,37 @@ class SignInTransaction:
 
 # OpenID Connect Core 3.1.2.1 values an app may pass through /sign-in for step-up.
 PROMPT_VALUES = frozenset({"login", "consent", "select_account", "none"})
-_ACR_VALUE = re.compile(r"[A-Za-z0-9:._/-]{1,200}")
 
 
-def step_up_params(query: Callable[[str], str | None]) -> dict[str, str]:
+def step_up_params(
+    query: Callable[[str], str | None], allowed_acr: tuple[str, ...] | None = None
+) -> tuple[dict[str, str], list[str]]:
     """The allow-listed re-authentication parameters of a ``/sign-in`` query (``prompt``,
-    ``max_age``, ``acr_values``); malformed values and every other parameter are dropped,
-    so a link cannot smuggle arbitrary authorization parameters."""
+    ``max_age``, ``acr_values``) and the names of those dropped: malformed values, and acr
+    values not in ``allowed_acr`` (when given), so a link cannot smuggle arbitrary
+    authorization parameters. Other parameters are never read."""
     params: dict[str, str] = {}
+    dropped: list[str] = []
     prompt = query("prompt")
     if prompt and set(prompt.split(" ")) <= PROMPT_VALUES:
         params["prompt"] = prompt
+    elif prompt:
+        dropped.append("prompt")
     max_age = query("max_age")
     if max_age and max_age.isascii() and max_age.isdigit() and len(max_age) <= 9:
         params["max_age"] = str(int(max_age))
+    elif max_age:
+        dropped.append("max_age")
     acr_values = query("acr_values")
-    if acr_values and all(_ACR_VALUE.fullmatch(v) for v in acr_values.split(" ")):
-        params["acr_values"] = acr_values
-    return params
+    if acr_values:
+        wanted = acr_values.split(" ")
+        if all(ACR_VALUE.fullmatch(v) for v in wanted) and (
+            allowed_acr is None or set(wanted) <= set(allowed_acr)
+        ):
+            params["acr_values"] = acr_values
+        else:
+            dropped.append("acr_values")
+    return params, dropped
 
 
 def start_sign_in(
@@ -143,6 +159,8 @@ def authorization_request(
     ``dpop_key`` binds the code to that DPoP key (``dpop_jkt``, RFC 9449 10)."""
     if len(entropy) != SIGN_IN_ENTROPY:
         raise ValueError(f"start_sign_in takes {SIGN_IN_ENTROPY} random bytes")
+    asked = {**config.extra_authorize_params, **(extra_params or {})}
+    max_age = asked.get("max_age", "")
     tx = SignInTransaction(
         state=b64url(entropy[:32]),
         nonce=b64url(entropy[32:64]),
@@ -150,11 +168,12 @@ def authorization_request(
         return_to=return_to,
         created_at=now,
         dpop_key=dpop_key,
+        acr_values=asked.get("acr_values", ""),
+        max_age=int(max_age) if max_age.isascii() and max_age.isdigit() else None,
     )
     binding = {"dpop_jkt": thumbprint(dpop_key)} if dpop_key is not None else {}
     params = {
-        **config.extra_authorize_params,
-        **(extra_params or {}),
+        **asked,
         "response_type": "code",
         "client_id": config.client_id,
         "redirect_uri": config.after_sign_in_url,
@@ -332,6 +351,11 @@ def complete_sign_in(
         raise SignInError(
             "invalid_id_token", f"The ID token was rejected: {exc}.", status=502
         ) from exc
+    try:
+        check_authentication(claims, tx, now=now, leeway=env.config.clock_skew)
+    except SignInError:
+        yield from revoke_tokens(env, tokens)  # nobody will hold them
+        raise
     yield from _ask_the_app(env, SignInEvent(user_claims(claims), tokens.scopes), tokens)
     refresh_expires_at = yield from refresh_token_expiry(env, tokens)
     if refresh_expires_at is not None:
@@ -377,6 +401,40 @@ def client_rejected(env: FlowEnv, exc: TokenEndpointError, endpoint: str) -> Flo
         auth_method=env.config.auth_method,
     )
     return SignInError("client_rejected", CONFIG_PROBLEM, status=502)
+
+
+def check_authentication(
+    claims: Mapping[str, object], tx: SignInTransaction, *, now: float, leeway: float
+) -> None:
+    """The ID token gives what the authorization request asked for (OIDC Core 3.1.2.1,
+    3.1.3.7): an ``acr`` among the requested ``acr_values``, and with ``max_age`` an
+    ``auth_time`` at most that old; else ``SignInError`` (403: signing in again the same
+    way would give the same answer, so a step-up ends here instead of looping)."""
+    if tx.acr_values:
+        wanted = tx.acr_values.split(" ")
+        if claims.get("acr") not in wanted:
+            raise SignInError(
+                "acr_not_met",
+                "The identity provider did not confirm the kind of sign-in this page "
+                f"needs (asked for {' or '.join(wanted)}). Ask the site's operators which "
+                "sign-in method it needs.",
+                status=403,
+            )
+    if tx.max_age is not None:
+        auth_time = claims.get("auth_time")
+        if not isinstance(auth_time, int | float) or isinstance(auth_time, bool):
+            raise SignInError(
+                "auth_time_missing",
+                "The identity provider did not say when you signed in, which this page needs.",
+                status=403,
+            )
+        if now - auth_time > tx.max_age + leeway:
+            raise SignInError(
+                "authentication_too_old",
+                "The identity provider did not ask you to sign in again, which this page "
+                "needs (your last sign-in there is too old).",
+                status=403,
+            )
 
 
 def _ask_the_app(env: FlowEnv, event: SignInEvent, tokens: TokenSet) -> Flow[None]:

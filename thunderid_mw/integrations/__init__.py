@@ -10,7 +10,8 @@ Given a request's WSGI environ or ASGI scope (behind ``ThunderIDWSGIMiddleware``
 * ``forbidden(carrier, missing)`` -- 403 for a signed-in user without a permission (HTML
   for browsers, JSON for code);
 * ``authorize(carrier, requirement)`` -- ``None`` when the request may go on, else one of
-  the two answers above.
+  the two answers above, or for a requirement's ``acr``/``max_age`` the way to
+  authenticate again (a redirect to sign in, or 401 ``insufficient_user_authentication``).
 
 The framework modules (``thunderid_mw.integrations.flask``, ``.django``, ``.starlette``,
 ``.fastapi``) import their framework, so import the one you use; this module imports none.
@@ -18,6 +19,7 @@ The framework modules (``thunderid_mw.integrations.flask``, ``.django``, ``.star
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -78,8 +80,15 @@ def authorize(carrier: Carrier, requirement: Requirement | None = None) -> Respo
         return sign_in_required(carrier)
     if requirement is None:
         return None
-    missing = authorization.unmet(requirement, ctx.user, ctx.scopes)
-    return forbidden(carrier, missing) if missing else None
+    answer = authorization.refusal(
+        (requirement,),
+        ctx.user,
+        ctx.scopes,
+        lambda: _request_info(carrier),
+        config=ctx.client.config,
+        now=time.time,
+    )
+    return None if answer is None else drawn(answer, ctx.client.config.render_page)
 
 
 def sign_in_answer(

@@ -21,8 +21,12 @@ def requirement_of(
     claims: Mapping[str, str | Iterable[str]] | None,
     groups: str | Iterable[str],
     roles: str | Iterable[str],
+    acr: str | Iterable[str] = (),
+    max_age: int | None = None,
 ) -> Requirement | None:
-    requirement = Requirement.of(scopes=scopes, claims=claims, groups=groups, roles=roles)
+    requirement = Requirement.of(
+        scopes=scopes, claims=claims, groups=groups, roles=roles, acr=acr, max_age=max_age
+    )
     return None if requirement == Requirement() else requirement
 
 
@@ -70,11 +74,15 @@ class ViewGuards:
         claims: Mapping[str, str | Iterable[str]] | None = None,
         groups: str | Iterable[str] = (),
         roles: str | Iterable[str] = (),
+        acr: str | Iterable[str] = (),
+        max_age: int | None = None,
     ) -> Callable[[F], F]:
         """Run the view (sync or async) only for a signed-in user with all ``scopes``, the
         ``claims`` (name -> accepted values), one of ``groups`` and one of ``roles``; others
-        get what the middleware answers: redirect to sign-in / 401, or 403."""
-        requirement = requirement_of(scopes, claims, groups, roles)
+        get what the middleware answers: redirect to sign-in / 401, or 403. A user whose
+        ``acr`` is not one of ``acr``, or who authenticated more than ``max_age`` seconds
+        ago, is sent to authenticate again (step-up) and back."""
+        requirement = requirement_of(scopes, claims, groups, roles, acr, max_age)
         return lambda view: guard(view, requirement, self._carrier_of, self._answer)
 
     def login_required(self, view: F) -> F:

@@ -84,10 +84,12 @@ def require(
     claims: Mapping[str, str | Iterable[str]] | None = None,
     groups: str | Iterable[str] = (),
     roles: str | Iterable[str] = (),
+    acr: str | Iterable[str] = (),
+    max_age: int | None = None,
 ) -> Hook:
     """A ``falcon.before`` hook: a signed-in user with all ``scopes``, the ``claims``, one
     of ``groups`` and one of ``roles``; anyone else gets redirect / 401 / 403."""
-    requirement = requirement_of(scopes, claims, groups, roles)
+    requirement = requirement_of(scopes, claims, groups, roles, acr, max_age)
 
     def hook(req: Any, resp: Any, resource: Any, params: dict[str, Any]) -> None:
         _check(req, requirement)
@@ -101,9 +103,11 @@ def require_async(
     claims: Mapping[str, str | Iterable[str]] | None = None,
     groups: str | Iterable[str] = (),
     roles: str | Iterable[str] = (),
+    acr: str | Iterable[str] = (),
+    max_age: int | None = None,
 ) -> AsyncHook:
     """``require`` for ``falcon.asgi`` responders."""
-    requirement = requirement_of(scopes, claims, groups, roles)
+    requirement = requirement_of(scopes, claims, groups, roles, acr, max_age)
 
     async def hook(req: Any, resp: Any, resource: Any, params: dict[str, Any]) -> None:
         _check(req, requirement)

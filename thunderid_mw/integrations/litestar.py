@@ -95,10 +95,12 @@ def requires(
     claims: Mapping[str, str | Iterable[str]] | None = None,
     groups: str | Iterable[str] = (),
     roles: str | Iterable[str] = (),
+    acr: str | Iterable[str] = (),
+    max_age: int | None = None,
 ) -> Guard:
     """A guard: a signed-in user with all ``scopes``, the ``claims``, one of ``groups`` and
     one of ``roles``; anyone else is refused (redirect / 401 / 403)."""
-    requirement = requirement_of(scopes, claims, groups, roles)
+    requirement = requirement_of(scopes, claims, groups, roles, acr, max_age)
 
     def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
         context_in(connection.scope, _HOW)

@@ -86,11 +86,13 @@ def requires(
     claims: Mapping[str, str | Iterable[str]] | None = None,
     groups: str | Iterable[str] = (),
     roles: str | Iterable[str] = (),
+    acr: str | Iterable[str] = (),
+    max_age: int | None = None,
 ) -> Callable[[Request], AuthContext]:
     """A FastAPI dependency: the context of a signed-in user with all ``scopes``, the
     ``claims`` (name -> accepted values), one of ``groups`` and one of ``roles``; else
-    ``SignInRequired`` or ``Forbidden``."""
-    requirement = requirement_of(scopes, claims, groups, roles)
+    ``SignInRequired`` or ``Forbidden``; ``acr``/``max_age``: step-up (see ``require``)."""
+    requirement = requirement_of(scopes, claims, groups, roles, acr, max_age)
 
     def dependency(request: Request) -> AuthContext:
         ctx = get_auth(request)
