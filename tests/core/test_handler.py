@@ -579,6 +579,29 @@ def test_browser_get_is_redirected_to_sign_in_and_back(env: FlowEnv) -> None:
 
 
 @pytest.mark.parametrize(
+    ("path", "query", "back_to"),
+    [
+        ("//admin/x", "tab=2", "/admin/x?tab=2"),
+        ("///admin", "", "/admin"),
+        ("/\\admin", "", "/"),  # no spelling of it that a browser reads as this site
+        ("//admin/../x/", "", "/x/"),
+        ("/admin", "q=%0D%0A", "/admin?q=%0D%0A"),
+        ("/admin", "q=\r\nSet-Cookie:x", "/"),
+    ],
+)
+def test_the_return_to_of_a_challenge_is_one_sign_in_accepts(
+    env: FlowEnv, path: str, query: str, back_to: str
+) -> None:
+    """A protected path spelt oddly (``//admin``) sends the browser to a sign-in that
+    comes back to its normal form: /sign-in refuses ``return_to=//admin`` as another
+    site, so passing it on would end on a 400."""
+    response = challenge(env.config, request("GET", path, query), None)
+    (return_to,) = parse_qs(urlsplit(location(response)).query)["return_to"]
+    assert safe_return_to(return_to) is not None
+    assert return_to == back_to
+
+
+@pytest.mark.parametrize(
     "headers",
     [
         {"accept": "application/json"},

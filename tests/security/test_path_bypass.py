@@ -57,8 +57,11 @@ ATTACKS = [
 ]
 
 
-def raw_get(port: int, target: str, accept: str = "application/json") -> tuple[int, bytes]:
-    """Send ``GET <target>`` exactly as written; (status, body)."""
+def raw_get(
+    port: int, target: str, accept: str = "application/json", headers_only: bool = False
+) -> tuple[int, bytes]:
+    """Send ``GET <target>`` exactly as written; (status, body), or (status, the header
+    block) with ``headers_only``."""
     request = (
         f"GET {target} HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\nAccept: {accept}\r\n"
         "Connection: close\r\n\r\n"
@@ -69,6 +72,8 @@ def raw_get(port: int, target: str, accept: str = "application/json") -> tuple[i
         while chunk := sock.recv(65536):
             data += chunk
     head, _, body = data.partition(b"\r\n\r\n")
+    if headers_only:
+        return int(head.split(b" ", 2)[1]), head
     if b"transfer-encoding: chunked" in head.lower():
         # uvicorn's httptools protocol (installed with Sanic) chunks even for HTTP/1.0.
         body = _dechunked(body)
@@ -125,11 +130,19 @@ def test_no_spelling_of_a_protected_path_reaches_the_page(
 
 
 @pytest.mark.parametrize("target", ["//private", "/%2Fprivate", "/./private"])
+@pytest.mark.parametrize("name", ["flask-wsgi", "starlette-asgi"])
 def test_a_browser_is_sent_to_sign_in_for_the_tricked_path(
-    servers: dict[str, Server], target: str
+    servers: dict[str, Server], target: str, name: str
 ) -> None:
-    status, _ = raw_get(servers["flask-wsgi"].port, target, accept="text/html")
+    """...and that sign-in starts: its return_to is one /sign-in accepts as this site."""
+    port = servers[name].port
+    status, head = raw_get(port, target, accept="text/html", headers_only=True)
     assert status == 302
+    location = next(v for k, v in _headers(head) if k == "location")
+    assert location.startswith("/sign-in?return_to="), location
+    status, head = raw_get(port, location, accept="text/html", headers_only=True)
+    assert status == 302, (location, head)
+    assert next(v for k, v in _headers(head) if k == "location").startswith("http://127.0.0.1:")
 
 
 @pytest.mark.parametrize("path", ["//private", "//api/files/../../x"])
@@ -147,6 +160,11 @@ def test_without_the_normalised_check_flask_would_serve_the_page(
     statuses: list[str] = []
     body = b"".join(bare.wsgi_app(environ, lambda status, headers: statuses.append(status)))
     assert statuses[0].startswith("200") and body == PROTECTED.encode()
+
+
+def _headers(block: bytes) -> list[tuple[str, str]]:
+    lines = block.decode("latin-1").split("\r\n")[1:]
+    return [(k.strip().lower(), v.strip()) for k, _, v in (x.partition(":") for x in lines)]
 
 
 class _NoIdP:

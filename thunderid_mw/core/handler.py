@@ -36,6 +36,7 @@ from .errors import (
     TLSVerificationError,
 )
 from .par import authorization_redirect, code_binding_key
+from .paths import collapse
 from .redirects import safe_return_to
 from .responses import Response, error_response, redirect, sign_out_confirmation
 from .routing import Route, is_api_request
@@ -390,9 +391,7 @@ def account_name(claims: Mapping[str, Any]) -> str | None:
 def challenge(config: ThunderIDConfig, request: RequestInfo, ended: EndReason | None) -> Response:
     """A protected path without a session: code gets 401, a browser goes to sign in."""
     cookies = [clear_session_cookie(config)] if ended is not None else []
-    target = request.mount + request.path
-    if request.query_string:
-        target += "?" + request.query_string
+    target = _return_target(request)
     sign_in = request.mount + config.sign_in_path + "?return_to=" + quote(target, safe="")
     if request.is_api or request.method not in ("GET", "HEAD"):
         reason = ended.value if ended else "not_signed_in"
@@ -412,6 +411,18 @@ def challenge(config: ThunderIDConfig, request: RequestInfo, ended: EndReason | 
             links=[("Sign in", sign_in)],
         )
     return redirect(sign_in, cookies)
+
+
+def _return_target(request: RequestInfo) -> str:
+    """Where sign-in comes back to: this request's URL if ``/sign-in`` takes it as a path
+    on this site; a spelling it would refuse as another site (``//private``) is replaced
+    by its normalised path, else the home page."""
+    query = "?" + request.query_string if request.query_string else ""
+    for path in (request.path, collapse(request.path)):
+        target = request.mount + path + query
+        if safe_return_to(target) is not None:
+            return target
+    return request.mount + "/"
 
 
 def provider_unavailable(request: RequestInfo, exc: ProviderError) -> Response:
