@@ -28,7 +28,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.redis.conftest import sign_in_many
+from tests.redis.harness import sign_in_many
 from tests.support.idp import start_idp
 from tests.support.servers import Server, app_env, free_port, start_server
 

@@ -165,6 +165,38 @@ def token_at(url: str, cookie: str) -> str:
     return token
 
 
+def sign_out(url: str, cookie: str) -> httpx.Response:
+    """POST /sign-out with the session's CSRF token, as the app's sign-out form does."""
+    return httpx.post(
+        url + "/sign-out",
+        data={"csrf_token": KEYS.csrf_token(cookie)},
+        headers={"Cookie": f"{COOKIE}={cookie}"},
+        timeout=30,
+    )
+
+
+def check_sign_in_shared_and_signed_out(idp: IdP, store_url: str, log_dir: Path) -> None:
+    """gunicorn (WSGI) and uvicorn (ASGI), one worker each, on ``store_url``: a sign-in
+    through the test IdP on each, the session then used on the other server, and signed
+    out there, after which the server it was made on refuses it."""
+    wsgi, asgi = start_pair(idp, store_url, log_dir, wsgi_workers=1, asgi_workers=1)
+    try:
+        for home, other in ((wsgi.url, asgi.url), (asgi.url, wsgi.url)):
+            (cookie,) = sign_in_many(idp, [(home, "bob")])
+            for url in (home, other):
+                whoami = get(url, cookie, "/api/whoami")
+                assert whoami.status_code == 200, (url, whoami.text)
+                assert whoami.json()["sub"] == idp.subjects["bob"]
+            assert token_at(home, cookie) == token_at(other, cookie)
+            response = sign_out(other, cookie)
+            assert response.status_code == 303, response.text
+            ended = get(home, cookie, "/api/whoami")
+            assert ended.status_code == 401, (home, ended.text)
+    finally:
+        wsgi.stop()
+        asgi.stop()
+
+
 async def storm(
     plan: Sequence[tuple[str, str]],
     *,

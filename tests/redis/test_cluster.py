@@ -1,7 +1,8 @@
 """RedisStore on a real Redis Cluster (three primaries from Debian's redis-server in cluster
 mode on loopback ports, joined with ``redis-cli --cluster create``), reached with a
 ``redis+cluster://`` URL: the store protocol on keys spread over every node, sync and async,
-and a refresh storm through the middleware with one refresh in all."""
+a refresh storm through the middleware with one refresh in all, and sign-ins through the test
+IdP on gunicorn and uvicorn whose sessions are shared and signed out across the two."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -17,8 +19,9 @@ import pytest
 import redis
 import redis.cluster
 
-from tests.redis.harness import poll
+from tests.redis.harness import check_sign_in_shared_and_signed_out, poll
 from tests.support.docs import APP, BROWSER
+from tests.support.idp import IdP
 from tests.support.mock_provider import ISSUER, MockProvider
 from tests.support.redis_server import _find_binary, _free_port
 from tests.support.servers import TEST_SECRET
@@ -178,3 +181,9 @@ def test_a_refresh_storm_on_a_cluster_refreshes_once(cluster_url: str) -> None:
     assert all(a.status_code == 200 for a in answers), [a.status_code for a in answers]
     assert {a.text for a in answers} != {before}  # the new token was served
     assert provider.calls["/token"] == 2  # the code exchange and exactly one refresh
+
+
+def test_sign_in_and_a_session_shared_by_two_servers_on_a_cluster(
+    cluster_url: str, idp_reset: IdP, tmp_path: Path
+) -> None:
+    check_sign_in_shared_and_signed_out(idp_reset, cluster_url + "?prefix=share:", tmp_path)

@@ -1,8 +1,10 @@
 """RedisStore behind Redis Sentinel (a primary, a replica and a Sentinel from Debian's
 redis-server on loopback ports), reached with a ``redis+sentinel://`` URL: the store
 protocol, sync and async; a failover of the primary while a refresh storm from two
-middleware instances is in flight (no 500, one refresh grant per expiry); and a failover
-after which the store finds the new primary by itself, with what was written before."""
+middleware instances is in flight (no 500, one refresh grant per expiry); a failover
+after which the store finds the new primary by itself, with what was written before; and
+sign-ins through the test IdP on gunicorn and uvicorn whose sessions are shared and signed
+out across the two."""
 
 from __future__ import annotations
 
@@ -18,8 +20,9 @@ import httpx
 import pytest
 import redis
 
-from tests.redis.harness import poll
+from tests.redis.harness import check_sign_in_shared_and_signed_out, poll
 from tests.support.docs import APP, BROWSER
+from tests.support.idp import IdP
 from tests.support.mock_provider import ISSUER, MockProvider
 from tests.support.redis_server import _find_binary, _free_port
 from tests.support.servers import TEST_SECRET
@@ -183,6 +186,12 @@ def _storm(
         thread.join(timeout=60)
     assert len(answers) == len(threads)
     return answers
+
+
+def test_sign_in_and_a_session_shared_by_two_servers_behind_sentinel(
+    sentinel: SentinelSetUp, idp_reset: IdP, tmp_path: Path
+) -> None:
+    check_sign_in_shared_and_signed_out(idp_reset, sentinel.url + "?prefix=share:", tmp_path)
 
 
 def test_a_failover_during_a_refresh_storm(sentinel: SentinelSetUp) -> None:

@@ -7,10 +7,9 @@ travels between them.
 
 from __future__ import annotations
 
-import httpx
 import pytest
 
-from tests.redis.harness import COOKIE, KEYS, Pair, get, sign_in_many, token_at
+from tests.redis.harness import Pair, get, sign_in_many, sign_out, token_at
 from tests.support.idp import IdP
 
 
@@ -35,12 +34,7 @@ def test_sign_out_on_one_server_ends_the_session_on_the_other(pair: Pair, idp_re
     (cookie,) = sign_in_many(idp_reset, [(pair.wsgi.url, "alice")])
     assert get(pair.asgi.url, cookie, "/api/whoami").status_code == 200
 
-    response = httpx.post(
-        pair.asgi.url + "/sign-out",
-        data={"csrf_token": KEYS.csrf_token(cookie)},
-        headers={"Cookie": f"{COOKIE}={cookie}"},
-        timeout=30,
-    )
+    response = sign_out(pair.asgi.url, cookie)
     assert response.status_code == 303, response.text
 
     ended = get(pair.wsgi.url, cookie, "/api/whoami")
