@@ -8,6 +8,11 @@ Fixtures:
 
 The server runs with persistence off (``--save "" --appendonly no``) in a temporary
 directory. Without the ``redis-server`` binary the fixtures fail: run ``make setup``.
+
+Every redis-server a test starts needs a ``--dir`` of its own: even with ``--save ""`` a
+replica's full resync writes ``dump.rdb`` into its current directory, and a server started
+later from there loads it. The run fails when a ``dump.rdb`` appeared in (or changed in) the
+directory the tests run from.
 """
 
 from __future__ import annotations
@@ -160,6 +165,33 @@ class RedisServer:
             return "\n".join(self.log.read_text(errors="replace").splitlines()[-20:])
         except OSError:
             return ""
+
+
+_STRAY_RDB = pytest.StashKey[float | None]()
+
+
+def _stray_rdb_mtime() -> float | None:
+    try:
+        return (Path.cwd() / "dump.rdb").stat().st_mtime
+    except OSError:
+        return None
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    session.config.stash[_STRAY_RDB] = _stray_rdb_mtime()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    after = _stray_rdb_mtime()
+    if after is not None and after != session.config.stash.get(_STRAY_RDB, None):
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            reporter.write_line(
+                f"ERROR: {Path.cwd() / 'dump.rdb'} was written during the run: a redis-server "
+                "was started without a --dir of its own",
+                red=True,
+            )
 
 
 @pytest.fixture(scope="session")
