@@ -525,6 +525,22 @@ def test_a_request_that_certainly_was_not_sent_keeps_the_session(
     assert stored.record.tokens.refresh_token == "rt-1"
 
 
+def test_a_provider_other_than_configured_keeps_the_session_and_says_so(
+    world: World, env: FlowEnv
+) -> None:
+    """https:// for a plain-http token endpoint: no retry can help until the configuration
+    changes, so the log says so at ERROR as a configuration fault; the session is kept."""
+    key, seen = start(world, env)
+    idp_answers(world, fx.HttpFailure("does not speak TLS", wrong_scheme=True))
+    result = run_refresh(world, env, key, seen)
+    assert result.outcome is RefreshOutcome.UNAVAILABLE
+    stored = world.read_session(env, key)
+    assert stored is not None and stored.record.ended is None
+    assert stored.record.tokens.refresh_token == "rt-1"
+    (log,) = [log for log in world.logs if log.event == "config.provider_mismatch"]
+    assert log.level == logging.ERROR and "does not speak TLS" in log.message
+
+
 @pytest.mark.parametrize(
     ("answer", "outcome", "log"),
     [

@@ -27,7 +27,7 @@ from .effects import (
     RandomBytes,
     Save,
 )
-from .errors import OutcomeUnknown, ProviderError
+from .errors import OutcomeUnknown, ProviderError, ProviderMisconfigured
 from .events import CLOCK_SKEW, GENERAL
 from .id_token import UnknownSigningKey, validate_id_token
 from .records import RecordCodec
@@ -136,6 +136,8 @@ class FlowEnv:
         )
         if isinstance(result, HttpFailure):
             error = OutcomeUnknown if result.sent else ProviderError
+            if result.wrong_scheme:
+                error = ProviderMisconfigured
             raise error(f"the {purpose} could not be reached: {result.message}")
         assert isinstance(result, HttpResult)
         return result

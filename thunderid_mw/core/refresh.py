@@ -40,6 +40,7 @@ from .errors import (
     IDTokenError,
     OutcomeUnknown,
     ProviderError,
+    ProviderMisconfigured,
     StoreContention,
     StoreUnavailable,
     TokenEndpointError,
@@ -218,6 +219,10 @@ def _refresh_holding_lock(
         )
         ended = yield from end_record(env, key, current, EndReason.REFRESH_LOST)
         return RefreshResult(RefreshOutcome.REJECTED, ended, "refresh_lost")
+    except ProviderMisconfigured as exc:
+        # The session is kept: it refreshes again once the configuration is right.
+        yield env.log(ERROR, f"refresh impossible: {exc}", event=events.CONFIG_PROVIDER_MISMATCH)
+        return RefreshResult(RefreshOutcome.UNAVAILABLE, current, str(exc))
     except ProviderError as exc:
         yield env.log(WARNING, f"refresh unavailable: {exc}", event=events.REFRESH_UNAVAILABLE)
         return RefreshResult(RefreshOutcome.UNAVAILABLE, current, str(exc))
