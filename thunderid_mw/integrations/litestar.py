@@ -142,7 +142,8 @@ class ThunderIDPlugin(InitPlugin):
         async def thunderid_routes(scope: Scope, receive: Receive, send: Send) -> None:
             await own_routes(scope, receive, send)
 
-        app_config.route_handlers.append(asgi(paths)(thunderid_routes))
+        # copy_scope: Litestar 3's default, named so Litestar 2 does not warn.
+        app_config.route_handlers.append(asgi(paths, copy_scope=True)(thunderid_routes))
         app_config.middleware.insert(
             0, DefineMiddleware(cast(Any, ThunderIDASGIMiddleware), config_or_client=self.client)
         )
