@@ -13,7 +13,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import httpx
 import pytest
 
-from tests.support.idp import IdP, LoginFailed, b64url, jwt_claims
+from tests.support.idp import IdP, IdPError, LoginFailed, b64url, jwt_claims, start_once
 
 REDIRECT_URI = "http://127.0.0.1:5999/callback"
 TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"
@@ -366,3 +366,17 @@ def test_tls_discovery(idp_tls: IdP) -> None:
     assert response.json()["issuer"] == idp_tls.issuer
     with pytest.raises(httpx.ConnectError, match="CERTIFICATE_VERIFY_FAILED"):
         httpx.get(idp_tls.discovery_url)
+
+
+def test_a_failed_idp_start_is_not_tried_again_in_the_session() -> None:
+    """Each try would wait the whole start timeout, once per test asking for the fixture."""
+    tries: list[int] = []
+
+    def failing() -> IdP:
+        tries.append(1)
+        raise IdPError("did not start")
+
+    for _ in range(3):
+        with pytest.raises(IdPError, match="did not start"):
+            start_once("never-starts", failing)
+    assert len(tries) == 1

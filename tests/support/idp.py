@@ -447,10 +447,26 @@ def make_self_signed_cert(directory: Path) -> tuple[Path, Path]:
     return cert_path, key_path
 
 
+_START_FAILURES: dict[str, IdPError] = {}
+
+
+def start_once(name: str, start: Callable[[], IdP]) -> IdP:
+    """``start()`` for the session fixture ``name``, failing at once after a failed start:
+    pytest sets a failed session fixture up again for every test that asks for it, and
+    each try would wait ``START_TIMEOUT`` again."""
+    if name in _START_FAILURES:
+        raise _START_FAILURES[name]
+    try:
+        return start()
+    except IdPError as exc:
+        _START_FAILURES[name] = exc
+        raise
+
+
 @pytest.fixture(scope="session")
 def idp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[IdP]:
     """The test IdP over plain HTTP, shared by the whole session."""
-    server = start_idp(tmp_path_factory.mktemp("idp"))
+    server = start_once("idp", lambda: start_idp(tmp_path_factory.mktemp("idp")))
     try:
         yield server
     finally:
@@ -469,9 +485,14 @@ def idp_reset(idp: IdP) -> Iterator[IdP]:
 @pytest.fixture(scope="session")
 def idp_tls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[IdP]:
     """The test IdP over HTTPS with a self-signed certificate; ``idp_tls.ca_path`` is it."""
-    workdir = tmp_path_factory.mktemp("idp_tls")
-    cert, key = make_self_signed_cert(workdir)
-    server = start_idp(workdir, env={"TLS_CERT": str(cert), "TLS_KEY": str(key)}, ca_path=str(cert))
+
+    def start() -> IdP:
+        workdir = tmp_path_factory.mktemp("idp_tls")
+        cert, key = make_self_signed_cert(workdir)
+        env = {"TLS_CERT": str(cert), "TLS_KEY": str(key)}
+        return start_idp(workdir, env=env, ca_path=str(cert))
+
+    server = start_once("idp_tls", start)
     try:
         yield server
     finally:
@@ -481,10 +502,14 @@ def idp_tls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[IdP]:
 @pytest.fixture(scope="session")
 def idp_thunderid(tmp_path_factory: pytest.TempPathFactory) -> Iterator[IdP]:
     """The IdP answering like ThunderID's server, over HTTPS (``ca_path`` is its cert)."""
-    workdir = tmp_path_factory.mktemp("idp_thunderid")
-    cert, key = make_self_signed_cert(workdir)
-    env = {"IDP_PROFILE": "thunderid", "TLS_CERT": str(cert), "TLS_KEY": str(key)}
-    server = start_idp(workdir, env=env, ca_path=str(cert))
+
+    def start() -> IdP:
+        workdir = tmp_path_factory.mktemp("idp_thunderid")
+        cert, key = make_self_signed_cert(workdir)
+        env = {"IDP_PROFILE": "thunderid", "TLS_CERT": str(cert), "TLS_KEY": str(key)}
+        return start_idp(workdir, env=env, ca_path=str(cert))
+
+    server = start_once("idp_thunderid", start)
     try:
         yield server
     finally:
