@@ -75,6 +75,7 @@ class ThunderIDASGIMiddleware:
         self._signed_out = self.client.signed_out
         self._cached_context = self.client._cached_context
         self._cookie_needle = self.config.cookie_name.encode("latin-1") + b"="
+        self._sign_out_return_path = self.client._router.sign_out_return_path
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -98,6 +99,19 @@ class ThunderIDASGIMiddleware:
                 cookies = value if cookies is None else cookies + b"; " + value
         session_id = None if cookies is None else self._session_id_in(cookies)
         if session_id is None:  # the cheapest path: no await, no store
+            # Back from the provider's sign-out (scope["path"] holds the mount, as
+            # post_sign_out_url's path does).
+            if (
+                (path == self._sign_out_return_path or root_path)
+                and kind == "http"
+                and self._router.is_sign_out_return(
+                    scope["path"],
+                    scope.get("query_string", b"").decode("latin-1"),
+                    _cookie_header(scope),
+                )
+            ):
+                await self._answer_route(Route.SIGNED_OUT, scope, receive, send)
+                return
             if self._protection_known.get(path, True) and self._is_protected(path):
                 response = challenge(self.config, _request_info(scope), None)
                 await self._refuse(scope, send, response)

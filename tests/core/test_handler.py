@@ -35,6 +35,7 @@ from .driver import (
     json_result,
     make_config,
     make_env,
+    make_metadata,
     make_record,
     mint_id_token,
     token_json,
@@ -693,3 +694,91 @@ def test_sign_in_acr_values_allow_list_drops_others(world: World) -> None:
         assert parse_qs(urlsplit(location(response)).query).get("acr_values") == forwarded
         dropped = [log for log in world.logs if log.event == "sign_in.params_dropped"]
         assert len(dropped) == (forwarded is None)
+
+
+# Sign-out state: sent fresh, bound to the browser, checked on the way back ---------------
+
+SIGN_OUT_STATE_COOKIE = COOKIE + ".so"
+
+
+def confirmed_sign_out(world: World, env: FlowEnv) -> Response:
+    signed_in(world, env)
+    return sign_out(
+        world,
+        env,
+        "POST",
+        cookies={COOKIE: SID},
+        form={"csrf_token": env.keys.csrf_token(SID)},
+        headers={**BROWSER, "origin": APP_URL},
+    )
+
+
+def test_every_end_session_request_carries_a_fresh_state_bound_by_a_cookie(
+    world: World, env: FlowEnv
+) -> None:
+    states = []
+    for _ in range(2):
+        response = confirmed_sign_out(world, env)
+        (state,) = parse_qs(urlsplit(location(response)).query)["state"]
+        cookie_value, _ = set_cookies(response)[SIGN_OUT_STATE_COOKIE]
+        assert cookie_value == state and len(state) == 43
+        states.append(state)
+    assert states[0] != states[1]
+    so_cookie = next(c for c in header_values(response, "Set-Cookie") if ".so=" in c)
+    assert "HttpOnly" in so_cookie and "SameSite=Lax" in so_cookie
+    assert f"Max-Age={int(env.config.sign_in_timeout)}" in so_cookie
+
+
+def test_no_state_cookie_when_the_provider_has_no_end_session_endpoint(world: World) -> None:
+    env = make_env(metadata=make_metadata(end_session_endpoint=None))
+    response = confirmed_sign_out(world, env)
+    assert location(response) == APP_URL + "/bye"
+    assert SIGN_OUT_STATE_COOKIE not in set_cookies(response)
+
+
+def test_no_state_cookie_when_after_sign_out_url_is_another_site(world: World) -> None:
+    env = make_env(make_config(after_sign_out_url="https://www.example.test/bye"))
+    response = confirmed_sign_out(world, env)
+    assert "state" in parse_qs(urlsplit(location(response)).query)  # sent all the same
+    assert SIGN_OUT_STATE_COOKIE not in set_cookies(response)
+
+
+def back_from_sign_out(world: World, env: FlowEnv, query: str, cookie: str) -> Response:
+    back = request("GET", "/bye", query, cookies={SIGN_OUT_STATE_COOKIE: cookie})
+    return world.run(route_flow(env, Route.SIGNED_OUT, back))
+
+
+@pytest.mark.parametrize(
+    ("query", "cookie", "mismatch"),
+    [
+        ("state=abc", "abc", False),
+        ("state=abd", "abc", True),  # another sign-out's state
+        ("state=", "abc", True),
+        ("state=abc&next=https://evil.example", "abc", False),
+        ("state=abc", "", True),
+    ],
+)
+def test_the_return_goes_on_to_after_sign_out_url_and_logs_a_mismatch(
+    world: World, env: FlowEnv, query: str, cookie: str, mismatch: bool
+) -> None:
+    response = back_from_sign_out(world, env, query, cookie)
+    assert response.status == 303
+    assert location(response) == APP_URL + "/bye"  # configured: no open redirect, no state
+    assert set_cookies(response)[SIGN_OUT_STATE_COOKIE] == ("", True)
+    logged = [log for log in world.logs if log.event == "sign_out.state_mismatch"]
+    assert len(logged) == mismatch
+    assert all("abc" not in log.message for log in logged)
+    assert world.calls == []  # the provider is not asked
+
+
+def test_the_router_sends_only_a_stated_return_with_the_cookie_to_the_check() -> None:
+    router = Router(make_config())
+    cookie = f"{SIGN_OUT_STATE_COOKIE}=abc"
+    assert router.is_sign_out_return("/bye", "state=abc", cookie)
+    assert not router.is_sign_out_return("/bye", "", cookie)  # no state: the app's page
+    assert not router.is_sign_out_return("/bye", "state=abc", None)
+    assert not router.is_sign_out_return("/bye", "state=abc", f"{COOKIE}=x")
+    assert not router.is_sign_out_return("/other", "state=abc", cookie)
+    elsewhere = Router(make_config(after_sign_out_url="https://www.example.test/bye"))
+    assert elsewhere.sign_out_return_path is None
+    assert not elsewhere.is_sign_out_return("/bye", "state=abc", cookie)

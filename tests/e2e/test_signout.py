@@ -5,6 +5,7 @@ endpoint back to the post-logout URL. Same for gunicorn (WSGI) and uvicorn (ASGI
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator
 
 import httpx
@@ -110,9 +111,16 @@ def test_confirmed_sign_out(
     assert set_cookies(response)[COOKIE].deleted
     assert COOKIE not in client.cookies
 
+    # A fresh state, bound to this browser by a short-lived cookie, comes back with it.
+    state = params["state"]
+    assert set_cookies(response)[COOKIE + ".so"].value == state
     landed = idp.logout(browser, location)
-    assert landed.startswith(app.url + "/public")
-    public = client.get(landed[len(app.url) :])
+    assert landed == app.url + "/public?state=" + state
+    checked = client.get(landed[len(app.url) :])
+    assert checked.status_code == 303, checked.text
+    assert checked.headers["location"] == app.url + "/public"  # the state checked, dropped
+    assert set_cookies(checked)[COOKIE + ".so"].deleted
+    public = client.get("/public")
     assert public.status_code == 200
     assert public.text == "public signed_in=False ended=None"  # the cookie is gone
 
@@ -132,3 +140,26 @@ def test_sign_out_post_from_code_is_json(
     response = client.post("/sign-out", headers={**API, "Sec-Fetch-Site": "cross-site"})
     assert_clean_error(response, 403, "cross_site_sign_out", api=True)
     assert_signed_in(client, "user-alice")
+
+
+def test_a_return_with_a_foreign_state_still_lands_signed_out(
+    app: Server, idp: IdP, alice: tuple[httpx.Client, httpx.Client]
+) -> None:
+    """A state this browser did not send (a forged or replayed return) is logged, and the
+    user, who has signed out either way, goes on to after_sign_out_url: no error page."""
+    client = alice[0]
+    response = client.post(
+        "/sign-out",
+        data={"csrf_token": _confirmation(client)},
+        headers={**BROWSER, "Origin": app.url, "Sec-Fetch-Site": "same-origin"},
+    )
+    assert response.status_code == 303, response.text
+    forged = client.get("/public?state=not-the-one-we-sent", headers=BROWSER)
+    assert forged.status_code == 303, forged.text
+    assert forged.headers["location"] == app.url + "/public"
+    deadline = time.monotonic() + 30.0  # the server's log reaches the file a little later
+    while "sign_out.state_mismatch" not in app.log():
+        assert time.monotonic() < deadline, f"no sign_out.state_mismatch:\n{app.log()[-2000:]}"
+        time.sleep(0.1)
+    # Without the cookie (or without a state) the page is the app's own, untouched.
+    assert client.get("/public?state=again").status_code == 200

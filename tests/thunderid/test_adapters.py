@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
@@ -14,6 +15,7 @@ import pytest
 from tests.support.idp import IdP, userinfo_status
 from tests.support.waits import sleep_until
 from tests.tokens.harness import (
+    BROWSER,
     App,
     fire_tasks,
     fire_threads,
@@ -71,6 +73,19 @@ def test_sign_in_refresh_storm_and_sign_out(thunderid: IdP, start_app: Any, kind
 
     assert response.status_code in (302, 303), response.text
     assert response.headers["location"].startswith(idp.metadata["end_session_endpoint"])
+    # ThunderID echoes the end-session request's state; the app checks it against the
+    # browser's sign-out cookie and goes on to after_sign_out_url without it.
+    (state,) = parse_qs(urlsplit(response.headers["location"]).query)["state"]
+    assert response.cookies["__thunderid__session.so"] == state
+    with httpx.Client(verify=idp.verify, timeout=30.0) as browser:
+        landed = idp.logout(browser, response.headers["location"])
+    assert parse_qs(urlsplit(landed).query)["state"] == [state]
+    back = httpx.get(
+        landed, cookies={"__thunderid__session.so": state}, headers=BROWSER, timeout=30
+    )
+    assert back.status_code == 303, back.text
+    assert "state" not in back.headers["location"]
+    assert back.headers["location"] == landed.split("?")[0]
     assert idp.counts()["revocations"] >= 1
     assert userinfo_status(idp, new) == 401  # revocation took the whole family
     assert app.get("/api/whoami").status_code == 401

@@ -330,6 +330,15 @@ class ThunderIDConfig:
     def post_sign_out_url(self) -> str:
         return self.after_sign_out_url or self.app_origin + "/"
 
+    @cached_property
+    def sign_out_return_path(self) -> str | None:
+        """The path of ``post_sign_out_url`` when it is on this app's origin (where the
+        sign-out state cookie can be read on the way back), else None."""
+        parts = urlsplit(self.post_sign_out_url)
+        if f"{parts.scheme}://{parts.netloc}" != self.app_origin:
+            return None
+        return parts.path or "/"
+
     @property
     def cookie_secure(self) -> bool:
         if self.session_cookie.secure is not None:

@@ -123,3 +123,8 @@ def clear_session_cookie(config: ThunderIDConfig) -> str:
 
 def transaction_cookie_prefix(config: ThunderIDConfig) -> str:
     return config.cookie_name + ".tx."
+
+
+def sign_out_state_cookie(config: ThunderIDConfig) -> str:
+    """The name of the cookie that binds an end-session request's ``state`` to the browser."""
+    return config.cookie_name + ".so"

@@ -43,6 +43,7 @@ STORE_WRITE_FAILED: Final = "store.write_failed"  # new tokens could not be save
 TOKEN_EXPIRY_UNKNOWN: Final = "token.expiry_unknown"
 SIGN_OUT_REVOCATION_FAILED: Final = "sign_out.revocation_failed"
 SIGN_OUT_PROVIDER_UNREACHABLE: Final = "sign_out.provider_unreachable"
+SIGN_OUT_STATE_MISMATCH: Final = "sign_out.state_mismatch"  # back from the provider
 BACKCHANNEL_REJECTED: Final = "backchannel.rejected"
 # The session store.
 STORE_UNAVAILABLE: Final = "store.unavailable"
@@ -76,6 +77,7 @@ ALL_EVENTS: Final = (
     TOKEN_EXPIRY_UNKNOWN,
     SIGN_OUT_REVOCATION_FAILED,
     SIGN_OUT_PROVIDER_UNREACHABLE,
+    SIGN_OUT_STATE_MISMATCH,
     BACKCHANNEL_REJECTED,
     STORE_UNAVAILABLE,
 )

@@ -18,12 +18,15 @@ from .backchannel import logout_flow
 from .config import ThunderIDConfig
 from .cookies import (
     clear_session_cookie,
+    find_cookie,
     iter_cookies,
     session_cookie,
     session_id_from_header,
     set_cookie,
+    sign_out_state_cookie,
     transaction_cookie_prefix,
 )
+from .crypto import b64url
 from .effects import Flow, Now, RandomBytes
 from .env import ERROR, INFO, WARNING, FlowEnv
 from .errors import (
@@ -49,7 +52,7 @@ from .signin import (
     complete_sign_in,
     step_up_params,
 )
-from .signout import end_session, sign_out_target
+from .signout import end_session, sign_out_state_matches, sign_out_target
 
 MAX_FORM_BYTES = 16 * 1024  # a logout token is a signed JWT of a few KB
 MAX_QUERY_FIELDS = 50
@@ -113,7 +116,7 @@ def route_flow(env: FlowEnv, route: Route, request: RequestInfo) -> Flow[Respons
     Sign-out never waits for the provider: it signs out locally whatever happens."""
     if route is Route.SIGN_IN and (moved := (yield from _host_redirect(env, request))):
         return moved
-    if route is not Route.SIGN_OUT:
+    if route not in (Route.SIGN_OUT, Route.SIGNED_OUT):
         try:
             yield from env.provider()
         except ProviderError as exc:
@@ -126,6 +129,8 @@ def route_flow(env: FlowEnv, route: Route, request: RequestInfo) -> Flow[Respons
             return (yield from _sign_in(env, request))
         if route is Route.CALLBACK:
             return (yield from _callback(env, request))
+        if route is Route.SIGNED_OUT:
+            return (yield from _sign_out_return(env, request))
         if route is Route.BACKCHANNEL_LOGOUT:
             if request.method != "POST":
                 return error_response(405, "method_not_allowed", "Use POST.", api=True)
@@ -327,8 +332,38 @@ def _sign_out(env: FlowEnv, request: RequestInfo) -> Flow[Response]:
         return redirect(config.post_sign_out_url, [clear_session_cookie(config)], status=303)
     key = env.keys.store_key_for("s", session_id)
     record = yield from end_session(env, key, EndReason.SIGNED_OUT, revoke=True)
-    target = yield from sign_out_target(env, record.tokens.id_token if record else None)
-    return redirect(target, [clear_session_cookie(config)], status=303)
+    # A fresh state on every end-session request, bound to this browser by a short-lived
+    # cookie and checked when the provider sends the browser back (_sign_out_return).
+    state = b64url((yield RandomBytes(32)))
+    target = yield from sign_out_target(env, record.tokens.id_token if record else None, state)
+    cookies = [clear_session_cookie(config)]
+    if target != config.post_sign_out_url and config.sign_out_return_path is not None:
+        cookies.append(
+            set_cookie(
+                config, sign_out_state_cookie(config), state, max_age=int(config.sign_in_timeout)
+            )
+        )
+    return redirect(target, cookies, status=303)
+
+
+def _sign_out_return(env: FlowEnv, request: RequestInfo) -> Flow[Response]:
+    """Back at ``post_sign_out_url`` from the provider with a ``state`` while the browser
+    holds a sign-out state cookie (the adapters send only such requests here). Whatever
+    the state, the user has signed out: the browser goes on to ``post_sign_out_url``
+    itself (configured, so never an open redirect; without the state, so this runs once)
+    and the cookie is cleared. A state that does not match is logged: someone other than
+    this browser's sign-out sent it here."""
+    config = env.config
+    expected = find_cookie(request.cookie_header or "", sign_out_state_cookie(config))
+    if not sign_out_state_matches(request.query("state"), expected):
+        yield env.log(
+            WARNING,
+            "the return from the provider's sign-out carries a state this browser did not "
+            "send; going on to after_sign_out_url",
+            event=events.SIGN_OUT_STATE_MISMATCH,
+        )
+    cleared = set_cookie(config, sign_out_state_cookie(config), "", max_age=0)
+    return redirect(config.post_sign_out_url, [cleared], status=303)
 
 
 def _same_site_post(env: FlowEnv, request: RequestInfo, session_id: str | None) -> bool:

@@ -8,6 +8,7 @@ from enum import Enum
 
 from .authorization import Requirement
 from .config import ThunderIDConfig
+from .cookies import sign_out_state_cookie
 from .paths import is_plain, routable_forms
 
 #: How many paths' protection answers a router remembers, for paths up to how long (so
@@ -21,6 +22,9 @@ class Route(Enum):
     CALLBACK = "callback"
     SIGN_OUT = "sign_out"
     BACKCHANNEL_LOGOUT = "backchannel_logout"
+    # Back from the provider's end-session endpoint with a state to check: never in
+    # ``routes``; the adapters send only requests that carry the sign-out state cookie.
+    SIGNED_OUT = "signed_out"
 
 
 class Router:
@@ -40,6 +44,9 @@ class Router:
             (_patterns([path]), requirement)
             for path, requirement in config.path_requirements.items()
         )
+        # post_sign_out_url's path, and the cookie that marks a return to it to check.
+        self.sign_out_return_path = config.sign_out_return_path
+        self._sign_out_cookie = sign_out_state_cookie(config) + "="
         #: Whether any path has a requirement beyond being signed in.
         self.has_requirements = bool(self._rules)
         # path -> is_protected(path); adapters may read it (never write) to skip a call
@@ -52,6 +59,17 @@ class Router:
         if route is None and mount:
             route = self.routes.get(mount + path)
         return route
+
+    def is_sign_out_return(self, path: str, query_string: str, cookie_header: str | None) -> bool:
+        """A signed-out request that is the provider's redirect back after sign-out: at
+        ``post_sign_out_url``'s path (mount included), with a ``state``, from a browser that
+        holds the sign-out state cookie. Checked only for requests without a session."""
+        return (
+            cookie_header is not None
+            and self._sign_out_cookie in cookie_header
+            and path == self.sign_out_return_path
+            and "state=" in query_string
+        )
 
     def is_protected(self, path: str) -> bool:
         """Whether app-relative ``path`` needs a session, in any form a framework could

@@ -3,6 +3,7 @@ RP-initiated logout URL (OpenID Connect RP-Initiated Logout 1.0)."""
 
 from __future__ import annotations
 
+import hmac
 from urllib.parse import urlencode
 
 from . import events
@@ -83,9 +84,10 @@ def end_session(
     return loaded.record
 
 
-def sign_out_target(env: FlowEnv, id_token: str | None) -> Flow[str]:
-    """The end-session URL, or ``post_sign_out_url`` when the provider cannot be reached
-    (the local sign-out has happened; the provider's session is left as it is)."""
+def sign_out_target(env: FlowEnv, id_token: str | None, state: str | None = None) -> Flow[str]:
+    """The end-session URL (carrying ``state`` when given), or ``post_sign_out_url`` when
+    the provider cannot be reached (the local sign-out has happened; the provider's
+    session is left as it is)."""
     try:
         metadata = yield from env.provider()
     except ProviderError as exc:
@@ -95,13 +97,16 @@ def sign_out_target(env: FlowEnv, id_token: str | None) -> Flow[str]:
             event=events.SIGN_OUT_PROVIDER_UNREACHABLE,
         )
         return env.config.post_sign_out_url
-    return end_session_url(env.config, metadata, id_token)
+    return end_session_url(env.config, metadata, id_token, state)
 
 
 def end_session_url(
-    config: ThunderIDConfig, metadata: ProviderMetadata, id_token: str | None
+    config: ThunderIDConfig,
+    metadata: ProviderMetadata,
+    id_token: str | None,
+    state: str | None = None,
 ) -> str:
-    """Where to send the browser after a local sign-out."""
+    """Where to send the browser after a local sign-out; ``state`` comes back with it."""
     target = config.post_sign_out_url
     endpoint = metadata.end_session_endpoint
     if endpoint is None:
@@ -113,5 +118,15 @@ def end_session_url(
         params["client_id"] = config.client_id
     if id_token and hint in ("both", "id_token_hint"):
         params["id_token_hint"] = id_token
+    if state:
+        params["state"] = state
     separator = "&" if "?" in endpoint else "?"
     return endpoint + separator + urlencode(params)
+
+
+def sign_out_state_matches(returned: str | None, expected: str | None) -> bool:
+    """Whether the ``state`` the provider sent back is the one this browser's sign-out
+    cookie holds (both present)."""
+    return bool(returned and expected) and hmac.compare_digest(
+        str(returned).encode(), str(expected).encode()
+    )
