@@ -221,7 +221,10 @@ def test_sign_out_button_revokes_and_signs_out_at_the_provider(
         assert idp_reset.counts()["revocations"] >= 1  # revoked before leaving
 
         final = idp_reset.logout(browser, end_session)
-        assert final == example.url + "/"
+        (state,) = parse_qs(urlsplit(end_session).query)["state"]
+        assert final == example.url + "/?state=" + state  # checked, then dropped:
+        back = http.get(final[len(example.url) :], headers=BROWSER)
+        assert back.status_code == 303 and back.headers["location"] == example.url + "/"
         assert "__thunderid__session" not in http.cookies
         home = http.get("/", headers=BROWSER)
         assert 'id="sign-in"' in home.text
