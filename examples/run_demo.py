@@ -236,7 +236,12 @@ def check(
         after = httpx.get(issuer + "/__test__/counts", verify=idp.verify).json()["revocations"]
         expect(after > before, "sign-out revoked the tokens")
         final = idp.logout(browser, out.headers["location"])
-        expect(final == app_url + "/", "the provider sends the user back")
+        expect(final.startswith(app_url + "/?state="), "the provider sends the user back")
+        back = app.get(final[len(app_url) :])
+        expect(
+            back.status_code == 303 and back.headers["location"] == app_url + "/",
+            "the sign-out state checked",
+        )
         expect('id="sign-in"' in app.get("/", headers=html).text, "signed out again")
 
 
