@@ -587,7 +587,8 @@ def test_browser_get_is_redirected_to_sign_in_and_back(env: FlowEnv) -> None:
         ("/\\admin", "", "/"),  # no spelling of it that a browser reads as this site
         ("//admin/../x/", "", "/x/"),
         ("/admin", "q=%0D%0A", "/admin?q=%0D%0A"),
-        ("/admin", "q=\r\nSet-Cookie:x", "/"),
+        ("/admin", "q=\r\nSet-Cookie:x", "/admin"),
+        ("/admin", "q=" + "x" * 3000, "/admin"),  # longer than /sign-in takes
     ],
 )
 def test_the_return_to_of_a_challenge_is_one_sign_in_accepts(

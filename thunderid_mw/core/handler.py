@@ -451,13 +451,12 @@ def challenge(config: ThunderIDConfig, request: RequestInfo, ended: EndReason | 
 def _return_target(request: RequestInfo) -> str:
     """Where sign-in comes back to: this request's URL if ``/sign-in`` takes it as a path
     on this site; a spelling it would refuse as another site (``//private``) is replaced
-    by its normalised path, else the home page."""
+    by its normalised path, a query it would refuse (too long) is left out, else the home
+    page."""
     query = "?" + request.query_string if request.query_string else ""
-    for path in (request.path, collapse(request.path)):
-        target = request.mount + path + query
-        if safe_return_to(target) is not None:
-            return target
-    return request.mount + "/"
+    paths = (request.path, collapse(request.path))
+    candidates = [request.mount + p + query for p in paths] + [request.mount + p for p in paths]
+    return next((t for t in candidates if safe_return_to(t) is not None), request.mount + "/")
 
 
 def provider_unavailable(request: RequestInfo, exc: ProviderError) -> Response:
