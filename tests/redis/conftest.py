@@ -1,5 +1,5 @@
-"""Fixtures of the Redis tests (``pair``, ``raw_redis``, ``private_redis``); their helpers
-are in harness.py."""
+"""Fixtures of the Redis tests (``pair``, ``raw_redis``, ``private_redis``, ``cached``);
+their helpers are in harness.py."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import redis
 from tests.redis.harness import PAIR_PREFIX, Pair, PrivateRedis, start_pair
 from tests.support.idp import IdP
 from tests.support.redis_server import RedisServer, _find_binary
+from thunderid_mw.stores import RedisStore
 
 
 @pytest.fixture
@@ -64,3 +65,11 @@ def private_redis() -> Iterator[Callable[..., PrivateRedis]]:
     yield make
     for server in made:
         server.stop()
+
+
+@pytest.fixture
+def cached(redis_url: str) -> Iterator[RedisStore]:
+    """A ``RedisStore(client_cache=True)`` on the session Redis server; closed after."""
+    store = RedisStore(redis_url, client_cache=True)
+    yield store
+    store.close()

@@ -7,7 +7,6 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 
 import pytest
 import redis
@@ -42,13 +41,6 @@ def _warm(store: RedisStore, key: str, url: str) -> None:
         assert time.monotonic() < deadline, "the store never answered from its cache"
         time.sleep(0.05)
     raw.close()
-
-
-@pytest.fixture
-def cached(redis_url: str) -> Iterator[RedisStore]:
-    store = RedisStore(redis_url, client_cache=True)
-    yield store
-    store.close()
 
 
 def test_an_unchanged_session_is_read_from_the_local_cache(

@@ -7,9 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
 
-import pytest
 import redis
 
 from tests.redis.test_client_cache import INVALIDATION_BOUND, _hmget_calls, _in_another_process
@@ -28,13 +26,6 @@ async def _warm(store: RedisStore, key: str, url: str) -> None:
         assert time.monotonic() < deadline, "the store never answered from its cache"
         await asyncio.sleep(0.05)
     raw.close()
-
-
-@pytest.fixture
-def cached(redis_url: str) -> Iterator[RedisStore]:
-    store = RedisStore(redis_url, client_cache=True)
-    yield store
-    store.close()
 
 
 async def test_an_unchanged_session_is_read_from_the_local_cache(
