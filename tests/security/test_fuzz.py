@@ -95,6 +95,7 @@ def test_the_harness_knows_a_foreign_redirect_and_a_stray_cookie(mount: str) -> 
             ("Location", ISSUER + "/authorize?x=1"),
             ("Set-Cookie", f"{COOKIE}=; {ours}"),
             ("Set-Cookie", f"{COOKIE}.tx.{'A' * 16}=v; {ours}"),
+            ("Set-Cookie", f"{COOKIE}.so=v; {ours}"),
         ]
         harness._check_redirects_and_cookies("good", good)
         assert harness.findings.clean, describe(harness.findings)

@@ -151,7 +151,8 @@ def requests(draw: st.DrawFn) -> FuzzRequest:
     cookies: list[tuple[str, str]] = []
     owns_bob = False
     for _ in range(draw(st.integers(0, 4))):
-        kind = draw(st.sampled_from(["bob", "alice-mutated", "random", "tx", "many", "big"]))
+        kinds = ["bob", "alice-mutated", "random", "tx", "sign-out-state", "many", "big"]
+        kind = draw(st.sampled_from(kinds))
         if kind == "bob":
             cookies.append((COOKIE, BOB))
             owns_bob = True
@@ -162,6 +163,8 @@ def requests(draw: st.DrawFn) -> FuzzRequest:
         elif kind == "tx":
             suffix = draw(st.text(alphabet="ABCabc019-_;.\u00e9", min_size=0, max_size=20))
             cookies.append((f"{COOKIE}.tx.{suffix}", draw(st.text(max_size=80))))
+        elif kind == "sign-out-state":  # the return from the provider's end-session
+            cookies.append((COOKIE + ".so", draw(st.text(max_size=50))))
         elif kind == "many":
             cookies += [(f"c{n}", "v") for n in range(draw(st.integers(20, 200)))]
         else:
@@ -389,7 +392,9 @@ class Harness:
     def _is_our_cookie(set_cookie: str) -> bool:
         first, *attributes = [part.strip() for part in set_cookie.split(";")]
         name = first.partition("=")[0]
-        ours = name == COOKIE or re.fullmatch(re.escape(COOKIE) + r"\.tx\.[A-Za-z0-9_-]{16}", name)
+        ours = name in (COOKIE, COOKIE + ".so") or re.fullmatch(
+            re.escape(COOKIE) + r"\.tx\.[A-Za-z0-9_-]{16}", name
+        )
         return bool(ours) and {"Path=/", "HttpOnly", "SameSite=Lax"} <= set(attributes)
 
     def _send_wsgi(self, request: FuzzRequest) -> Answer:
