@@ -1,5 +1,5 @@
-"""Step-up test apps, the same views in Flask (WSGI, served by gunicorn) and FastAPI (ASGI,
-served by uvicorn):
+"""Step-up test apps, the same views in Flask and Pyramid (WSGI, served by gunicorn) and
+FastAPI (ASGI, served by uvicorn):
 
     /public    anyone
     /profile   any signed-in user: the ID token's sub, acr and auth_time as JSON
@@ -22,6 +22,7 @@ from thunderid_mw import (
     ThunderIDConfig,
     ThunderIDWSGIMiddleware,
 )
+from thunderid_mw.integrations import Requirement
 from thunderid_mw.integrations import fastapi as fastapi_helpers
 from thunderid_mw.integrations import flask as flask_helpers
 
@@ -84,3 +85,32 @@ async def api_recent(
 
 
 asgi_app = ThunderIDASGIMiddleware(api, ThunderIDConfig.from_env())
+
+
+def _pyramid_app() -> Any:
+    from pyramid.config import Configurator
+
+    from thunderid_mw.integrations.pyramid import get_auth
+
+    with Configurator() as config:
+        config.include("thunderid_mw.integrations.pyramid")
+        for name, permission in (
+            ("public", None),
+            ("profile", "openid"),
+            ("billing", "openid"),
+            ("strong", Requirement.of(acr=MFA)),
+            ("recent", Requirement.of(max_age=RECENT)),
+        ):
+            config.add_route(name, f"/{name}")
+            config.add_view(
+                (lambda request: "public")
+                if name == "public"
+                else (lambda request: _who(get_auth(request))),
+                route_name=name,
+                permission=permission,
+                renderer="string" if name == "public" else "json",
+            )
+        return config.make_wsgi_app()
+
+
+pyramid_app = ThunderIDWSGIMiddleware(_pyramid_app(), ThunderIDConfig.from_env())

@@ -20,6 +20,7 @@ from thunderid_mw.core.authorization import (
     unmet,
 )
 from thunderid_mw.core.config import ThunderIDConfig
+from thunderid_mw.core.session import refreshed_claims
 
 from .driver import make_config
 
@@ -212,3 +213,11 @@ def test_refusal_prefers_403_over_step_up_and_reads_the_clock_only_when_needed()
     assert stale is not None and stale.status == 302
     fresh = refusal([Requirement.of(max_age=5)], STRONG, (), Req, config=cfg, now=lambda: NOW - 100)
     assert fresh is None
+
+
+def test_after_a_refresh_the_sign_in_acr_and_auth_time_are_what_is_checked() -> None:
+    # ThunderID's refreshed ID token has neither: the merged claims keep the sign-in's.
+    refreshed = refreshed_claims(STRONG, {"sub": "user-alice", "name": "Alice"})
+    need = [Requirement.of(acr="urn:mfa", max_age=100)]
+    assert step_up(need, refreshed, now=NOW, leeway=0) is None
+    assert step_up(need, refreshed, now=NOW + 1, leeway=0) == StepUp(max_age=100)

@@ -1,5 +1,5 @@
-"""Step-up on real servers against the test IdP: Flask under gunicorn and FastAPI under
-uvicorn (tests/apps/step_up_views.py). A signed-in user whose ``acr`` or ``auth_time``
+"""Step-up on real servers against the test IdP: Flask and Pyramid under gunicorn and
+FastAPI under uvicorn (tests/apps/step_up_views.py). A signed-in user whose ``acr`` or ``auth_time``
 does not meet a requirement (a path requirement, or the framework helper's ``acr=`` /
 ``max_age=``) is sent to authenticate again and comes back; code gets 401
 ``insufficient_user_authentication``; a provider that does not give the acr asked for
@@ -27,6 +27,7 @@ HOUR_AGO = int(time.time()) - 3600  # an IdP login long past any max_age below
 SERVERS = {
     "flask-gunicorn": ("gunicorn", "tests.apps.step_up_views:wsgi_app"),
     "fastapi-uvicorn": ("uvicorn", "tests.apps.step_up_views:asgi_app"),
+    "pyramid-gunicorn": ("gunicorn", "tests.apps.step_up_views:pyramid_app"),
 }
 
 
@@ -83,7 +84,9 @@ def sign_in(
 
 def step_up_link(response: httpx.Response, path: str) -> dict[str, list[str]]:
     assert response.status_code == 302, response.text
-    location = response.headers["location"]
+    # WebOb (Pyramid) makes every Location absolute, on the request's own origin.
+    origin = f"{response.request.url.scheme}://{response.request.url.netloc.decode()}"
+    location = response.headers["location"].removeprefix(origin)
     assert location.startswith("/sign-in?"), location
     query = parse_qs(urlsplit(location).query)
     assert query["return_to"] == [path] and query["prompt"] == ["login"]

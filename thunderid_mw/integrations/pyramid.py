@@ -14,11 +14,14 @@
 ``permits`` reads a string permission as a scope the provider must have granted (with
 ThunderID, a permission of the user's roles: see the authorization page) and a
 ``Requirement`` as it is. The forbidden view answers as the middleware does: a signed-out
-request is sent to sign in (or gets 401), a signed-in one without the permission 403.
+request is sent to sign in (or gets 401), a signed-in one without the permission 403, and
+one that misses only the requirement's ``acr``/``max_age`` is sent to authenticate again
+(or gets 401 ``insufficient_user_authentication``).
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -28,9 +31,9 @@ from pyramid.response import Response
 from pyramid.security import Allowed, Denied
 
 from ..context import AuthContext
-from ..core.authorization import Requirement, unmet
+from ..core.authorization import Requirement, step_up, unmet
 from ..core.responses import Response as CoreResponse
-from . import context_in, forbidden, sign_in_required
+from . import authorize, context_in, forbidden, sign_in_required
 
 _HOW = "wrap the app, application = ThunderIDWSGIMiddleware(config.make_wsgi_app(), config)"
 
@@ -49,6 +52,17 @@ class _Missing(Denied):  # type: ignore[misc]
         # PermitsResult is an int: its message goes to __new__.
         denied: _Missing = super().__new__(cls, "missing: %s", ", ".join(missing))
         denied.missing = list(missing)
+        return denied
+
+
+class _NeedsStepUp(Denied):  # type: ignore[misc]
+    """A ``Denied`` for a user who must authenticate again (``acr``/``max_age``)."""
+
+    requirement: Requirement
+
+    def __new__(cls, requirement: Requirement) -> _NeedsStepUp:
+        denied: _NeedsStepUp = super().__new__(cls, "authentication must be stepped up")
+        denied.requirement = requirement
         return denied
 
 
@@ -74,7 +88,13 @@ class ThunderIDSecurityPolicy:
             permission if isinstance(permission, Requirement) else Requirement.of(scopes=permission)
         )
         missing = unmet(requirement, ctx.user, ctx.scopes)
-        return _Missing(missing) if missing else Allowed("requirement met")
+        if missing:
+            return _Missing(missing)
+        if requirement.acr or requirement.max_age is not None:
+            leeway = ctx.client.config.clock_skew
+            if step_up((requirement,), ctx.user, now=time.time(), leeway=leeway) is not None:
+                return _NeedsStepUp(requirement)
+        return Allowed("requirement met")
 
     def remember(self, request: Request, userid: Any, **kw: Any) -> list[tuple[str, str]]:
         return []
@@ -93,6 +113,10 @@ def forbidden_view(request: Request) -> Response:
     if not get_auth(request).is_signed_in:
         return to_response(sign_in_required(request.environ))
     result = getattr(request.exception, "result", None)
+    if isinstance(result, _NeedsStepUp):
+        answer = authorize(request.environ, result.requirement)
+        if answer is not None:  # else it was met meanwhile: the 403 below says nothing
+            return to_response(answer)
     missing = result.missing if isinstance(result, _Missing) else []
     return to_response(forbidden(request.environ, missing))
 
