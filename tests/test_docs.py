@@ -37,6 +37,7 @@ from tests.support.docs import (
     TOKEN_EXCHANGE,
     Driver,
     assert_api_challenge,
+    config_from_shell_block,
     csrf_token,
     login,
     run_asgi,
@@ -440,15 +441,7 @@ def test_step_up_paths(load: Callable[[str], ModuleType], doc_env: dict[str, str
     }
     assert config.sign_in_acr_values == ("urn:example:mfa",)
     # The page's shell block says the same from the environment.
-    page = (ROOT / "docs" / "step-up.md").read_text()
-    shell = re.search(r"```sh\n(.*?)```", page, re.S)
-    assert shell, "step-up.md has no shell block"
-    exported = dict(
-        line.removeprefix("export ").split("=", 1) for line in shell.group(1).splitlines()
-    )
-    from_env = ThunderIDConfig.from_env(
-        {**doc_env, **{k: v.strip('"') for k, v in exported.items()}}
-    )
+    from_env = config_from_shell_block(ROOT / "docs" / "step-up.md", doc_env)
     assert from_env.path_requirements == config.path_requirements
     assert from_env.sign_in_acr_values == config.sign_in_acr_values
 

@@ -24,6 +24,7 @@ from tests.support.docs import (
     MODULES,
     Driver,
     assert_api_challenge,
+    config_from_shell_block,
     run_asgi,
     run_wsgi,
     runs,
@@ -158,15 +159,7 @@ def test_authorization_path_requirements(load: Load, doc_env: dict[str, str]) ->
     assert config.path_requirements["/admin"] == Requirement.of(roles="admin")
     assert config.path_requirements["/api/documents"] == Requirement.of(scopes="read:documents")
     # The page's shell block says the same from the environment.
-    page = (ROOT / "docs" / "frameworks" / "authorization.md").read_text()
-    shell = re.search(r"```sh\n(.*?)```", page, re.S)
-    assert shell, "authorization.md has no shell block"
-    exported = dict(
-        line.removeprefix("export ").split("=", 1) for line in shell.group(1).splitlines()
-    )
-    from_env = ThunderIDConfig.from_env(
-        {**doc_env, **{k: v.strip('"') for k, v in exported.items()}}
-    )
+    from_env = config_from_shell_block(ROOT / "docs" / "frameworks" / "authorization.md", doc_env)
     assert from_env.protected_paths == config.protected_paths
     assert from_env.path_requirements == config.path_requirements
 

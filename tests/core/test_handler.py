@@ -493,9 +493,10 @@ def test_sign_out_get_without_session_redirects(world: World, env: FlowEnv) -> N
     assert location(response) == APP_URL + "/bye"
 
 
-def test_sign_out_post_with_csrf(world: World, env: FlowEnv) -> None:
-    key = signed_in(world, env)
-    response = sign_out(
+def confirmed_sign_out(world: World, env: FlowEnv) -> Response:
+    """A signed-in browser confirms sign-out with the form's CSRF token."""
+    signed_in(world, env)
+    return sign_out(
         world,
         env,
         "POST",
@@ -503,6 +504,11 @@ def test_sign_out_post_with_csrf(world: World, env: FlowEnv) -> None:
         form={"csrf_token": env.keys.csrf_token(SID)},
         headers={**BROWSER, "origin": APP_URL},
     )
+
+
+def test_sign_out_post_with_csrf(world: World, env: FlowEnv) -> None:
+    response = confirmed_sign_out(world, env)
+    key = env.keys.store_key_for("s", SID)
     assert response.status == 303
     target = location(response)
     assert target.startswith(LOGOUT_URL + "?")
@@ -700,18 +706,6 @@ def test_sign_in_acr_values_allow_list_drops_others(world: World) -> None:
 # Sign-out state: sent fresh, bound to the browser, checked on the way back ---------------
 
 SIGN_OUT_STATE_COOKIE = COOKIE + ".so"
-
-
-def confirmed_sign_out(world: World, env: FlowEnv) -> Response:
-    signed_in(world, env)
-    return sign_out(
-        world,
-        env,
-        "POST",
-        cookies={COOKIE: SID},
-        form={"csrf_token": env.keys.csrf_token(SID)},
-        headers={**BROWSER, "origin": APP_URL},
-    )
 
 
 def test_every_end_session_request_carries_a_fresh_state_bound_by_a_cookie(

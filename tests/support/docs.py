@@ -164,6 +164,19 @@ def sign_in(app: Driver, idp: IdP, return_to: str = "/", username: str = "alice"
     assert done.headers["location"] == return_to
 
 
+def config_from_shell_block(page: Path, env: dict[str, str]) -> Any:
+    """The ``ThunderIDConfig`` that ``page``'s ```sh block of ``export`` lines makes, on top
+    of ``env`` (so a page's shell block can be checked against its Python block)."""
+    from thunderid_mw import ThunderIDConfig
+
+    shell = re.search(r"```sh\n(.*?)```", page.read_text(), re.S)
+    assert shell, f"{page.name} has no shell block"
+    exported = dict(
+        line.removeprefix("export ").split("=", 1) for line in shell.group(1).splitlines()
+    )
+    return ThunderIDConfig.from_env({**env, **{k: v.strip('"') for k, v in exported.items()}})
+
+
 def csrf_token(html: str) -> str:
     match = re.search(r'name="csrf_token" value="([^"]+)"', html)
     assert match, html
