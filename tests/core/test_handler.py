@@ -277,9 +277,16 @@ def test_sign_in_without_return_to_goes_home(world: World, env: FlowEnv) -> None
     assert location(response) == "/"
 
 
-def test_sign_in_post_is_405(world: World, env: FlowEnv) -> None:
-    response = world.run(route_flow(env, Route.SIGN_IN, request("POST")))
+@pytest.mark.parametrize("method", ["POST", "HEAD", "PUT", "OPTIONS"])
+def test_sign_in_other_than_get_is_405_and_starts_nothing(
+    world: World, env: FlowEnv, method: str
+) -> None:
+    """HEAD too: link checkers send it to every URL, and a sign-in leaves a transaction."""
+    response = world.run(route_flow(env, Route.SIGN_IN, request(method)))
     assert response.status == 405
+    assert ("Allow", "GET") in response.headers
+    assert not [v for k, v in response.headers if k.lower() == "set-cookie"]
+    assert world.of_type(fx.RandomBytes) == []  # no state, nonce or verifier was made
 
 
 def test_parallel_sign_ins_are_bounded_oldest_evicted(world: World) -> None:

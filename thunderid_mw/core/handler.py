@@ -202,8 +202,16 @@ def _host_of(origin: str) -> str:
 
 def _sign_in(env: FlowEnv, request: RequestInfo) -> Flow[Response]:
     config = env.config
-    if request.method not in ("GET", "HEAD"):
-        return error_response(405, "method_not_allowed", "Use GET to sign in.", api=request.is_api)
+    if request.method != "GET":
+        # Not even HEAD: starting a sign-in is a side effect (a transaction cookie, with PAR
+        # a request to the provider), and link checkers send HEAD to every URL they see.
+        return error_response(
+            405,
+            "method_not_allowed",
+            "Use GET to sign in.",
+            api=request.is_api,
+            headers=[("Allow", "GET")],
+        )
     raw_return_to = request.query("return_to")
     return_to = safe_return_to(raw_return_to) if raw_return_to else request.mount + "/"
     if return_to is None:
