@@ -75,7 +75,6 @@ class ThunderIDASGIMiddleware:
         self._signed_out = self.client.signed_out
         self._cached_context = self.client._cached_context
         self._cookie_needle = self.config.cookie_name.encode("latin-1") + b"="
-        self._sign_out_return_path = self.client._router.sign_out_return_path
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -100,14 +99,13 @@ class ThunderIDASGIMiddleware:
         session_id = None if cookies is None else self._session_id_in(cookies)
         if session_id is None:  # the cheapest path: no await, no store
             # Back from the provider's sign-out (scope["path"] holds the mount, as
-            # post_sign_out_url's path does).
+            # post_sign_out_url's path does); the query test first: it is rarely there.
+            query = scope.get("query_string", b"")
             if (
-                (path == self._sign_out_return_path or root_path)
+                b"state=" in query
                 and kind == "http"
                 and self._router.is_sign_out_return(
-                    scope["path"],
-                    scope.get("query_string", b"").decode("latin-1"),
-                    _cookie_header(scope),
+                    scope["path"], query.decode("latin-1"), _cookie_header(scope)
                 )
             ):
                 await self._answer_route(Route.SIGNED_OUT, scope, receive, send)

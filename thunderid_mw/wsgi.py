@@ -53,7 +53,6 @@ class ThunderIDWSGIMiddleware:
         self._is_protected = self.client._router.is_protected
         self._router = self.client._router
         self._has_requirements = self._router.has_requirements
-        self._sign_out_return_path = self._router.sign_out_return_path
         self._session_id_in = self.client._session_id_in
         self._signed_out = self.client.signed_out
 
@@ -72,10 +71,9 @@ class ThunderIDWSGIMiddleware:
             return self._answer(self.client.handle_route(route, request), start_response)
         session_id = self._session_id_in(environ.get("HTTP_COOKIE"))
         if session_id is None:  # the cheapest path: no store
-            if self._sign_out_return_path is not None and self._router.is_sign_out_return(
-                mount_prefix(mount) + path,
-                environ.get("QUERY_STRING", ""),
-                environ.get("HTTP_COOKIE"),
+            query = environ.get("QUERY_STRING", "")
+            if "state=" in query and self._router.is_sign_out_return(  # the query: rarely there
+                mount_prefix(mount) + path, query, environ.get("HTTP_COOKIE")
             ):
                 request = _request_info(environ, networks=self.config.trusted_proxy_networks)
                 return self._answer(
