@@ -100,7 +100,8 @@ class ClientBase:
         self._refreshing_guard = threading.Lock()
         self.signed_out = AuthContext(self)
         # The session id in a Cookie header (the adapters' hot path shares it).
-        self._session_id_in = SessionCookieReader(config.cookie_name)
+        # (a bound method: called per request, it is cheaper than an instance's __call__)
+        self._session_id_in = SessionCookieReader(config.cookie_name).session_id_in
 
     def actions(self, ctx: AuthContext) -> Any:
         """The typed actions for ``ctx`` (each client narrows the type)."""

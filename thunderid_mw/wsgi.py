@@ -54,6 +54,7 @@ class ThunderIDWSGIMiddleware:
         self._router = self.client._router
         self._has_requirements = self._router.has_requirements
         self._session_id_in = self.client._session_id_in
+        self._cookie_needle = self.config.cookie_name + "="  # no needle: no parsing at all
         self._signed_out = self.client.signed_out
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
@@ -69,7 +70,10 @@ class ThunderIDWSGIMiddleware:
                 networks=self.config.trusted_proxy_networks,
             )
             return self._answer(self.client.handle_route(route, request), start_response)
-        session_id = self._session_id_in(environ.get("HTTP_COOKIE"))
+        cookies = environ.get("HTTP_COOKIE")
+        session_id = (
+            self._session_id_in(cookies) if cookies and self._cookie_needle in cookies else None
+        )
         if session_id is None:  # the cheapest path: no store
             query = environ.get("QUERY_STRING", "")
             if "state=" in query and self._router.is_sign_out_return(  # the query: rarely there

@@ -219,17 +219,18 @@ def test_the_reader_answers_as_session_id_from_header(header: str) -> None:
     reader = SessionCookieReader(NAME)
     raw = header.encode("utf-8")  # as an ASGI server passes it
     for _ in range(2):  # parsed, then remembered
-        assert reader(header) == session_id_from_header(header, NAME)
-        assert reader(raw) == session_id_from_header(raw.decode("latin-1"), NAME)
+        assert reader.session_id_in(header) == session_id_from_header(header, NAME)
+        assert reader.session_id_in(raw) == session_id_from_header(raw.decode("latin-1"), NAME)
 
 
 def test_the_reader_remembers_a_bounded_number_of_short_headers() -> None:
     reader = SessionCookieReader(NAME)
-    assert reader(None) is None and reader("") is None and reader(b"") is None
+    for nothing in (None, "", b""):
+        assert reader.session_id_in(nothing) is None
     headers = [f"{NAME}={SID[:-4]}{i:04d}" for i in range(REMEMBERED_HEADERS + 10)]
     for header in headers:
-        assert reader(header) == header.partition("=")[2]
+        assert reader.session_id_in(header) == header.partition("=")[2]
     assert 0 < len(reader._known) <= REMEMBERED_HEADERS  # emptied once when full
     long_header = f"{NAME}={SID}; pad=" + "x" * REMEMBERED_HEADER_LENGTH
-    assert reader(long_header) == SID
+    assert reader.session_id_in(long_header) == SID
     assert long_header not in reader._known  # too long to keep

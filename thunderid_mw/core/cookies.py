@@ -68,7 +68,8 @@ class SessionCookieReader:
         self.name = name
         self._known: dict[str | bytes, str | None] = {}
 
-    def __call__(self, header: str | bytes | None) -> str | None:
+    def session_id_in(self, header: str | bytes | None) -> str | None:
+        """The session id in ``header`` (None: no session), as ``session_id_from_header``."""
         if not header:
             return None
         known = self._known.get(header, "")  # "" is never an answer: ids have 43 characters
