@@ -39,6 +39,7 @@ from urllib.parse import quote, unquote, unquote_to_bytes
 import httpx
 from hypothesis import strategies as st
 
+from tests.support.mock_provider import provider_metadata
 from thunderid_mw import (
     AsyncThunderIDClient,
     ThunderIDASGIMiddleware,
@@ -64,18 +65,7 @@ def mock_provider(request: httpx.Request) -> httpx.Response:
     """A provider that answers discovery and refuses every grant."""
     path = request.url.path
     if path.endswith("/.well-known/openid-configuration"):
-        return httpx.Response(
-            200,
-            json={
-                "issuer": ISSUER,
-                "authorization_endpoint": ISSUER + "/authorize",
-                "token_endpoint": ISSUER + "/token",
-                "jwks_uri": ISSUER + "/jwks",
-                "revocation_endpoint": ISSUER + "/revoke",
-                "end_session_endpoint": ISSUER + "/logout",
-                "id_token_signing_alg_values_supported": ["RS256"],
-            },
-        )
+        return httpx.Response(200, json=provider_metadata(ISSUER))
     if path == "/jwks":
         return httpx.Response(200, json={"keys": []})
     if path == "/revoke":

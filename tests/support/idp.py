@@ -473,13 +473,18 @@ def idp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[IdP]:
         server.stop()
 
 
-@pytest.fixture
-def idp_reset(idp: IdP) -> Iterator[IdP]:
-    """``idp`` with clean counters and no failure modes; restores the default TTL after."""
+def cleaned(idp: IdP) -> Iterator[IdP]:
+    """``idp`` for one test: clean counters and no failure modes, the default TTL after."""
     idp.reset()
     yield idp
     idp.reset()
     idp.set_access_token_ttl(idp.default_access_token_ttl)
+
+
+@pytest.fixture
+def idp_reset(idp: IdP) -> Iterator[IdP]:
+    """``idp`` with clean counters and no failure modes; restores the default TTL after."""
+    yield from cleaned(idp)
 
 
 @pytest.fixture(scope="session")

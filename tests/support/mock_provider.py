@@ -25,6 +25,20 @@ ISSUER = "https://idp.mock"
 KEY = RSAKey.generate_key(2048, parameters={"kid": "mock-1"})
 
 
+def provider_metadata(issuer: str) -> dict[str, Any]:
+    """The discovery document of an in-memory provider at ``issuer``."""
+    return {
+        "issuer": issuer,
+        "authorization_endpoint": issuer + "/authorize",
+        "token_endpoint": issuer + "/token",
+        "jwks_uri": issuer + "/jwks",
+        "revocation_endpoint": issuer + "/revoke",
+        "end_session_endpoint": issuer + "/logout",
+        "id_token_signing_alg_values_supported": ["RS256"],
+        "code_challenge_methods_supported": ["S256"],
+    }
+
+
 @dataclass
 class _Grant:
     sub: str
@@ -78,16 +92,7 @@ class MockProvider:
         return httpx.Response(404, json={"error": "not_found"})
 
     def metadata(self) -> dict[str, Any]:
-        return {
-            "issuer": ISSUER,
-            "authorization_endpoint": ISSUER + "/authorize",
-            "token_endpoint": ISSUER + "/token",
-            "jwks_uri": ISSUER + "/jwks",
-            "revocation_endpoint": ISSUER + "/revoke",
-            "end_session_endpoint": ISSUER + "/logout",
-            "id_token_signing_alg_values_supported": ["RS256"],
-            "code_challenge_methods_supported": ["S256"],
-        }
+        return provider_metadata(ISSUER)
 
     def _token(self, request: httpx.Request) -> httpx.Response:
         form = {k: v[0] for k, v in parse_qs(request.content.decode()).items()}

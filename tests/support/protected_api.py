@@ -289,15 +289,18 @@ def start_protected_api(issuer: str, log_dir: Path, *, ca_bundle: str | None = N
     )
 
 
-@pytest.fixture(scope="session")
-def protected_api_server(idp: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    server = start_protected_api(
-        idp.issuer, tmp_path_factory.mktemp("protected_api"), ca_bundle=idp.ca_path
-    )
+def serving_protected_api(idp: Any, log_dir: Path) -> Iterator[Any]:
+    """The protected API trusting ``idp``'s tokens, for as long as the generator runs."""
+    server = start_protected_api(idp.issuer, log_dir, ca_bundle=idp.ca_path)
     try:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def protected_api_server(idp: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    yield from serving_protected_api(idp, tmp_path_factory.mktemp("protected_api"))
 
 
 @pytest.fixture
