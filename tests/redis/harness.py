@@ -26,10 +26,14 @@ import httpx
 import pytest
 import redis
 
+from tests.support.docs import APP, BROWSER
 from tests.support.idp import IdP
+from tests.support.mock_provider import ISSUER, MockProvider
 from tests.support.redis_server import RedisServer
 from tests.support.servers import TEST_SECRET, Server, app_env, free_port, start_server
 from tests.support.waits import asleep_until
+from thunderid_mw import ThunderIDClient, ThunderIDConfig, ThunderIDWSGIMiddleware
+from thunderid_mw.context import CONTEXT_KEY
 from thunderid_mw.core.crypto import Keys
 from thunderid_mw.core.records import RecordCodec
 from thunderid_mw.core.refresh import refresh_lock_name
@@ -331,3 +335,52 @@ class PrivateRedis(RedisServer):
                 "--tls-auth-clients", "no",
             ]  # fmt: skip
         return args
+
+
+# -- two middleware "hosts" on one store ----------------------------------------------
+
+
+def two_hosts(provider: MockProvider, store_url: str) -> list[httpx.Client]:
+    """Two middleware instances ("hosts") on one store, answering with the access token."""
+    config = ThunderIDConfig(
+        base_url=ISSUER,
+        client_id="app",
+        client_secret="app-secret",
+        after_sign_in_url=APP + "/callback",
+        secret=TEST_SECRET,
+        store=store_url,
+        protected_paths=("/private",),
+        refresh_leeway=0,
+    )
+
+    def inner(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [str(environ[CONTEXT_KEY].access_token).encode()]
+
+    made = []
+    for _ in range(2):
+        client = ThunderIDClient(config, http=httpx.Client(transport=provider.transport()))
+        app = ThunderIDWSGIMiddleware(inner, client)
+        made.append(httpx.Client(transport=httpx.WSGITransport(app=app), base_url=APP))
+    return made
+
+
+def storm_of_hosts(
+    hosts: list[httpx.Client], cookie: dict[str, str], during: Callable[[], None] = lambda: None
+) -> list[httpx.Response]:
+    """10 requests of the session ``cookie`` from each host at once, running ``during``
+    meanwhile; every answer."""
+    answers: list[httpx.Response] = []
+    cookie_header = "; ".join(f"{name}={value}" for name, value in cookie.items())
+
+    def request(http: httpx.Client) -> None:
+        answers.append(http.get("/private", headers={**BROWSER, "Cookie": cookie_header}))
+
+    threads = [threading.Thread(target=request, args=(h,)) for h in hosts * 10]
+    for thread in threads:
+        thread.start()
+    during()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert len(answers) == len(threads)
+    return answers

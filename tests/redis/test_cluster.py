@@ -8,25 +8,20 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 import redis
 import redis.cluster
 
-from tests.redis.harness import check_sign_in_shared_and_signed_out, poll
-from tests.support.docs import APP, BROWSER
+from tests.redis.harness import check_sign_in_shared_and_signed_out, poll, storm_of_hosts, two_hosts
+from tests.support.docs import APP
 from tests.support.idp import IdP
-from tests.support.mock_provider import ISSUER, MockProvider
+from tests.support.mock_provider import MockProvider
 from tests.support.redis_server import _find_binary, _free_port
-from tests.support.servers import TEST_SECRET
-from thunderid_mw import ThunderIDClient, ThunderIDConfig, ThunderIDWSGIMiddleware
-from thunderid_mw.context import CONTEXT_KEY
 from thunderid_mw.stores import RedisStore, store_from_url
 
 NODES = 3
@@ -140,27 +135,7 @@ def test_a_refresh_storm_on_a_cluster_refreshes_once(cluster_url: str) -> None:
     """Two middleware instances (two "hosts") on one cluster; 20 requests of one session
     whose token has expired, at once: one refresh grant in all, every request served."""
     provider = MockProvider("app", "app-secret", access_token_ttl=2)
-    config = ThunderIDConfig(
-        base_url=ISSUER,
-        client_id="app",
-        client_secret="app-secret",
-        after_sign_in_url=APP + "/callback",
-        secret=TEST_SECRET,
-        store=cluster_url + "?prefix=storm:",
-        protected_paths=("/private",),
-        refresh_leeway=0,
-    )
-
-    def host() -> httpx.Client:
-        def inner(environ: dict[str, Any], start_response: Any) -> list[bytes]:
-            start_response("200 OK", [("Content-Type", "text/plain")])
-            return [str(environ[CONTEXT_KEY].access_token).encode()]
-
-        client = ThunderIDClient(config, http=httpx.Client(transport=provider.transport()))
-        app = ThunderIDWSGIMiddleware(inner, client)
-        return httpx.Client(transport=httpx.WSGITransport(app=app), base_url=APP)
-
-    first, second = host(), host()
+    first, second = two_hosts(provider, cluster_url + "?prefix=storm:")
     started = first.get("/sign-in", params={"return_to": "/private"})
     done = first.get(provider.authorize(started.headers["location"])[len(APP) :])
     assert done.status_code == 302, done.text
@@ -168,16 +143,7 @@ def test_a_refresh_storm_on_a_cluster_refreshes_once(cluster_url: str) -> None:
     before = first.get("/private").text
     time.sleep(2.1)  # the access token expires
 
-    answers: list[httpx.Response] = []
-
-    def request(http: httpx.Client) -> None:
-        answers.append(http.get("/private", cookies=cookie, headers=BROWSER))
-
-    threads = [threading.Thread(target=request, args=(h,)) for h in [first, second] * 10]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
+    answers = storm_of_hosts([first, second], cookie)
     assert all(a.status_code == 200 for a in answers), [a.status_code for a in answers]
     assert {a.text for a in answers} != {before}  # the new token was served
     assert provider.calls["/token"] == 2  # the code exchange and exactly one refresh

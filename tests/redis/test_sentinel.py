@@ -9,25 +9,20 @@ out across the two."""
 from __future__ import annotations
 
 import subprocess
-import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 import redis
 
-from tests.redis.harness import check_sign_in_shared_and_signed_out, poll
+from tests.redis.harness import check_sign_in_shared_and_signed_out, poll, storm_of_hosts, two_hosts
 from tests.support.docs import APP, BROWSER
 from tests.support.idp import IdP
-from tests.support.mock_provider import ISSUER, MockProvider
+from tests.support.mock_provider import MockProvider
 from tests.support.redis_server import _find_binary, _free_port
-from tests.support.servers import TEST_SECRET
-from thunderid_mw import ThunderIDClient, ThunderIDConfig, ThunderIDWSGIMiddleware
-from thunderid_mw.context import CONTEXT_KEY
 from thunderid_mw.core.errors import ConfigError, StoreUnavailable
 from thunderid_mw.stores import RedisStore, store_from_url
 
@@ -144,50 +139,6 @@ async def test_the_async_store_protocol_behind_sentinel(sentinel: SentinelSetUp)
         store.close()
 
 
-def _hosts(provider: MockProvider, store_url: str) -> list[httpx.Client]:
-    """Two middleware instances ("hosts") on one store, answering with the access token."""
-    config = ThunderIDConfig(
-        base_url=ISSUER,
-        client_id="app",
-        client_secret="app-secret",
-        after_sign_in_url=APP + "/callback",
-        secret=TEST_SECRET,
-        store=store_url,
-        protected_paths=("/private",),
-        refresh_leeway=0,
-    )
-
-    def inner(environ: dict[str, Any], start_response: Any) -> list[bytes]:
-        start_response("200 OK", [("Content-Type", "text/plain")])
-        return [str(environ[CONTEXT_KEY].access_token).encode()]
-
-    made = []
-    for _ in range(2):
-        client = ThunderIDClient(config, http=httpx.Client(transport=provider.transport()))
-        app = ThunderIDWSGIMiddleware(inner, client)
-        made.append(httpx.Client(transport=httpx.WSGITransport(app=app), base_url=APP))
-    return made
-
-
-def _storm(
-    hosts: list[httpx.Client], cookie: dict[str, str], during: Callable[[], None]
-) -> list[httpx.Response]:
-    answers: list[httpx.Response] = []
-    cookie_header = "; ".join(f"{name}={value}" for name, value in cookie.items())
-
-    def request(http: httpx.Client) -> None:
-        answers.append(http.get("/private", headers={**BROWSER, "Cookie": cookie_header}))
-
-    threads = [threading.Thread(target=request, args=(h,)) for h in hosts * 10]
-    for thread in threads:
-        thread.start()
-    during()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert len(answers) == len(threads)
-    return answers
-
-
 def test_sign_in_and_a_session_shared_by_two_servers_behind_sentinel(
     sentinel: SentinelSetUp, idp_reset: IdP, tmp_path: Path
 ) -> None:
@@ -200,7 +151,7 @@ def test_a_failover_during_a_refresh_storm(sentinel: SentinelSetUp) -> None:
     switch may get a 503), the provider sees one refresh, the session is served by the new
     primary, and its next expiry costs one grant again."""
     provider = MockProvider("app", "app-secret", access_token_ttl=2)
-    first, second = _hosts(provider, sentinel.url + "?prefix=storm:")
+    first, second = two_hosts(provider, sentinel.url + "?prefix=storm:")
     started = first.get("/sign-in", params={"return_to": "/private"})
     done = first.get(provider.authorize(started.headers["location"])[len(APP) :])
     assert done.status_code == 302, done.text
@@ -218,7 +169,7 @@ def test_a_failover_during_a_refresh_storm(sentinel: SentinelSetUp) -> None:
             "the Sentinel to accept the failover",
         )
 
-    answers = _storm([first, second], cookie, failover)
+    answers = storm_of_hosts([first, second], cookie, failover)
     assert {a.status_code for a in answers} <= {200, 503}, [a.status_code for a in answers]
     wait_for(lambda: sentinel.primary_port() != old_primary, "the failover")
     wait_for(
@@ -238,7 +189,7 @@ def test_a_failover_during_a_refresh_storm(sentinel: SentinelSetUp) -> None:
     # documented window): then the one refresh presents the previous refresh token, the
     # provider refuses it and every request is sent to sign in; either way one grant.
     time.sleep(2.1)
-    answers = _storm([first, second], cookie, lambda: None)
+    answers = storm_of_hosts([first, second], cookie, lambda: None)
     statuses = {a.status_code for a in answers}
     assert statuses in ({200}, {302}), [a.status_code for a in answers]
     assert provider.calls["/token"] == 3
