@@ -10,7 +10,9 @@ from urllib.parse import parse_qs, unquote_plus, urlsplit
 import pytest
 
 from thunderid_mw.core import effects as fx
+from thunderid_mw.core.config import ThunderIDConfig
 from thunderid_mw.core.crypto import Keys
+from thunderid_mw.core.discovery import ProviderMetadata
 from thunderid_mw.core.env import FlowEnv
 from thunderid_mw.core.errors import ProviderError, SignInError, StoreContention
 from thunderid_mw.core.pkce import code_challenge
@@ -18,9 +20,10 @@ from thunderid_mw.core.signin import (
     SIGN_IN_ENTROPY,
     CallbackParams,
     SignInTransaction,
+    authorization_request,
+    authorization_url,
     check_callback,
     complete_sign_in,
-    start_sign_in,
 )
 
 from .driver import (
@@ -43,6 +46,14 @@ from .driver import (
 )
 
 ENTROPY = bytes(range(SIGN_IN_ENTROPY))
+
+
+def start_sign_in(
+    config: ThunderIDConfig, metadata: ProviderMetadata, **request: Any
+) -> tuple[str, SignInTransaction]:
+    """The authorization URL (not pushed) and the transaction, as ``/sign-in`` makes them."""
+    params, tx = authorization_request(config, **request)
+    return authorization_url(metadata.authorization_endpoint, params), tx
 
 
 def begin(env: FlowEnv, world: World, return_to: str = "/next") -> SignInTransaction:

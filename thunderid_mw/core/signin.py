@@ -120,29 +120,6 @@ def step_up_params(
     return params, dropped
 
 
-def start_sign_in(
-    config: ThunderIDConfig,
-    metadata: ProviderMetadata,
-    *,
-    return_to: str,
-    entropy: bytes,
-    now: float,
-    extra_params: Mapping[str, str] | None = None,
-    state_of: Callable[[SignInTransaction], str] | None = None,
-) -> tuple[str, SignInTransaction]:
-    """The authorization URL to send the browser to (the request not pushed), and the
-    transaction to keep; see ``authorization_request``."""
-    params, tx = authorization_request(
-        config,
-        return_to=return_to,
-        entropy=entropy,
-        now=now,
-        extra_params=extra_params,
-        state_of=state_of,
-    )
-    return authorization_url(metadata.authorization_endpoint, params), tx
-
-
 def authorization_request(
     config: ThunderIDConfig,
     *,
@@ -158,7 +135,7 @@ def authorization_request(
     the whole transaction into it, so nothing is stored before the callback).
     ``dpop_key`` binds the code to that DPoP key (``dpop_jkt``, RFC 9449 10)."""
     if len(entropy) != SIGN_IN_ENTROPY:
-        raise ValueError(f"start_sign_in takes {SIGN_IN_ENTROPY} random bytes")
+        raise ValueError(f"authorization_request takes {SIGN_IN_ENTROPY} random bytes")
     asked = {**config.extra_authorize_params, **(extra_params or {})}
     max_age = asked.get("max_age", "")
     tx = SignInTransaction(
