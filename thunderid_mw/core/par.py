@@ -13,7 +13,7 @@ from .effects import Flow, HttpResult, NewDPoPKey
 from .env import ERROR, FlowEnv
 from .errors import ProviderError, SignInError, TokenEndpointError
 from .signin import CLIENT_ERRORS, CONFIG_PROBLEM, authorization_url, client_rejected
-from .tokens import parse_json_body
+from .tokens import oauth_error, parse_json_body
 
 PAR_ENDPOINT = "pushed authorization request endpoint"
 
@@ -94,13 +94,10 @@ def request_uri_of(response: HttpResult) -> str:
         raise ProviderError(f"the {PAR_ENDPOINT} answered HTTP {status}")
     data = parse_json_body(status, response.body, PAR_ENDPOINT)
     if status not in (200, 201) or "error" in data:
-        error = data.get("error")
-        if not isinstance(error, str):
+        error = oauth_error(data, status)
+        if error is None:
             raise ProviderError(f"the {PAR_ENDPOINT} answered HTTP {status} without an error code")
-        description = data.get("error_description")
-        raise TokenEndpointError(
-            error, description if isinstance(description, str) else None, status=status
-        )
+        raise error
     request_uri = data.get("request_uri")
     if not isinstance(request_uri, str) or not request_uri:
         raise ProviderError(f"the {PAR_ENDPOINT} answered without a request_uri")

@@ -141,6 +141,18 @@ def parse_json_body(status: int, body: bytes, what: str) -> dict[str, Any]:
     return data
 
 
+def oauth_error(data: Mapping[str, Any], status: int) -> TokenEndpointError | None:
+    """The OAuth error (RFC 6749 5.2) an endpoint's JSON answer holds; None when it names
+    no error code."""
+    error = data.get("error")
+    if not isinstance(error, str):
+        return None
+    description = data.get("error_description")
+    return TokenEndpointError(
+        error, description if isinstance(description, str) else None, status=status
+    )
+
+
 #: ``TokenEndpointError.error`` for a 400 whose body is not an OAuth error.
 NOT_AN_OAUTH_ERROR = "http_400"
 
@@ -159,15 +171,12 @@ def parse_token_response(
             raise TokenEndpointError(NOT_AN_OAUTH_ERROR, "HTTP 400 without a JSON body") from None
         raise
     if status != 200 or "error" in data:
-        error = data.get("error")
-        if not isinstance(error, str):
-            if status == 400:
-                raise TokenEndpointError(NOT_AN_OAUTH_ERROR, "HTTP 400 without an error code")
-            raise ProviderError(f"the token endpoint answered HTTP {status} without an error code")
-        description = data.get("error_description")
-        raise TokenEndpointError(
-            error, description if isinstance(description, str) else None, status=status
-        )
+        error = oauth_error(data, status)
+        if error is not None:
+            raise error
+        if status == 400:
+            raise TokenEndpointError(NOT_AN_OAUTH_ERROR, "HTTP 400 without an error code")
+        raise ProviderError(f"the token endpoint answered HTTP {status} without an error code")
     return accepted_token_set(data, now, dpop_key=dpop_key)
 
 
