@@ -35,7 +35,7 @@ from .core.inventory import SessionInfo, end_user_sessions, user_sessions
 from .core.responses import Response
 from .core.routing import Route
 from .core.session import EndReason
-from .stores.base import LocalAsyncTwins  # unasync: async only
+from .stores.base import LocalAsyncTwins
 from .token_source import BlockingTokenSource, TokenSource  # unasync: async only
 
 # unasync: sync only: from ._hooks import call_hook
@@ -54,11 +54,11 @@ class AsyncThunderIDClient(ClientBase):
         self._background = AsyncBackground()
         # One fetch of discovery / JWKS at a time: concurrent first requests share it.
         self._provider_lock = asyncio.Lock()
+        # Memory and SQLite: a load takes microseconds (their async twins call the sync one).
+        self._local_store = isinstance(self._store, LocalAsyncTwins)
         # unasync: async only begin
         # The loop this client last ran a flow on (for blocking_token_source).
         self._loop: asyncio.AbstractEventLoop | None = None
-        # Memory and SQLite: their async twins only call the sync methods.
-        self._local_store = isinstance(self._store, LocalAsyncTwins)
         # unasync: async only end
 
     async def aclose(self) -> None:
@@ -305,13 +305,15 @@ class AsyncThunderIDClient(ClientBase):
             )
         return BlockingTokenSource(self, self._loop)
 
+    # unasync: async only end
+
     def _cached_context(self, session_id: str) -> AuthContext | None:
         """``context_for_session``'s answer for a session this client has seen, when its
-        store is local (memory, SQLite) and has nothing new for it, without creating a
-        coroutine (the ASGI hot path); None when ``context_for_session`` must be awaited."""
+        store is local (memory, SQLite) and has nothing new for it: the middleware's hot
+        path, with no coroutine to create (ASGI) and no calls it does not need. None when
+        ``context_for_session`` must be called (a store across the network is loaded once,
+        there)."""
         entry = self._entries.get(session_id)
         if entry is None or not self._local_store:
             return None
         return self._fresh_context(entry, self._store.load(entry.key), False, None)
-
-    # unasync: async only end

@@ -36,6 +36,7 @@ from .core.inventory import SessionInfo, end_user_sessions, user_sessions
 from .core.responses import Response
 from .core.routing import Route
 from .core.session import EndReason
+from .stores.base import LocalAsyncTwins
 
 from ._hooks import call_hook
 
@@ -53,6 +54,8 @@ class ThunderIDClient(ClientBase):
         self._background = Background()
         # One fetch of discovery / JWKS at a time: concurrent first requests share it.
         self._provider_lock = threading.Lock()
+        # Memory and SQLite: a load takes microseconds (their sync twins call the sync one).
+        self._local_store = isinstance(self._store, LocalAsyncTwins)
 
     def close(self) -> None:
         """Close the HTTP client (the store stays open: it may be shared)."""
@@ -274,3 +277,14 @@ class ThunderIDClient(ClientBase):
         ctx = self.context_for_session(session_id, rejected_token=rejected)
         return ctx.require_access_token()
 
+
+    def _cached_context(self, session_id: str) -> AuthContext | None:
+        """``context_for_session``'s answer for a session this client has seen, when its
+        store is local (memory, SQLite) and has nothing new for it: the middleware's hot
+        path, with no coroutine to create (ASGI) and no calls it does not need. None when
+        ``context_for_session`` must be called (a store across the network is loaded once,
+        there)."""
+        entry = self._entries.get(session_id)
+        if entry is None or not self._local_store:
+            return None
+        return self._fresh_context(entry, self._store.load(entry.key), False, None)

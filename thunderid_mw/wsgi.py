@@ -56,6 +56,7 @@ class ThunderIDWSGIMiddleware:
         self._session_id_in = self.client._session_id_in
         self._cookie_needle = self.config.cookie_name + "="  # no needle: no parsing at all
         self._signed_out = self.client.signed_out
+        self._cached_context = self.client._cached_context
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         path = _app_path(environ)
@@ -90,11 +91,13 @@ class ThunderIDWSGIMiddleware:
             signed_out = self._signed_out
             environ[CONTEXT_KEY] = signed_out.mounted(mount_prefix(mount)) if mount else signed_out
             return self.app(environ, start_response)
-        try:
-            ctx = self.client.context_for_session(session_id)
-        except (RefreshUnavailable, StoreUnavailable, ProviderError) as exc:
-            log_unavailable(exc)
-            return self._answer(unavailable_for(_request_info(environ), exc), start_response)
+        ctx = self._cached_context(session_id)  # a fresh session in a local store
+        if ctx is None:
+            try:
+                ctx = self.client.context_for_session(session_id)
+            except (RefreshUnavailable, StoreUnavailable, ProviderError) as exc:
+                log_unavailable(exc)
+                return self._answer(unavailable_for(_request_info(environ), exc), start_response)
         if not ctx.is_signed_in:
             if self._is_protected(path):
                 response = challenge(self.config, _request_info(environ), ctx.ended_reason)
