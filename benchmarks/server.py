@@ -329,7 +329,7 @@ def run(
     if wrk is None:
         return [], ["server benchmark skipped: wrk is missing and could not be installed"]
     seconds = seconds or (1.0 if quick else 3.0)
-    rounds = rounds or (3 if quick else 5)
+    rounds = rounds or (3 if quick else 7)
     session_id = new_session_id()
     notes = [
         server_implementations(),
