@@ -31,7 +31,7 @@ import posixpath
 import re
 import tempfile
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, unquote, unquote_to_bytes
@@ -435,7 +435,7 @@ class Harness:
             "server": ("app.fuzz", 80),
             "client": ("127.0.0.1", 5000),
         }
-        sent: list[dict[str, Any]] = []
+        sent: list[MutableMapping[str, Any]] = []
         body_sent = False
 
         async def receive() -> dict[str, Any]:
@@ -445,7 +445,7 @@ class Harness:
             body_sent = True
             return {"type": "http.request", "body": request.body, "more_body": False}
 
-        async def send(message: dict[str, Any]) -> None:
+        async def send(message: MutableMapping[str, Any]) -> None:
             sent.append(message)
 
         self._loop.run_until_complete(self.asgi(scope, receive, send))
