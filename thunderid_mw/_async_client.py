@@ -54,7 +54,7 @@ class AsyncThunderIDClient(ClientBase):
         self._background = AsyncBackground()
         # One fetch of discovery / JWKS at a time: concurrent first requests share it.
         self._provider_lock = asyncio.Lock()
-        # Memory and SQLite: a load takes microseconds (their async twins call the sync one).
+        # Memory and SQLite answer a load in microseconds, with no IO to wait for.
         self._local_store = isinstance(self._store, LocalAsyncTwins)
         # unasync: async only begin
         # The loop this client last ran a flow on (for blocking_token_source).
@@ -293,6 +293,17 @@ class AsyncThunderIDClient(ClientBase):
         ctx = await self.context_for_session(session_id, rejected_token=rejected)
         return ctx.require_access_token()
 
+    def _cached_context(self, session_id: str) -> AuthContext | None:
+        """``context_for_session``'s answer for a session this client has seen, when its
+        store is local (memory, SQLite) and has nothing new for it: the middleware's hot
+        path, with no coroutine to create (ASGI) and no calls it does not need. None when
+        ``context_for_session`` must be called (a store across the network is loaded once,
+        there)."""
+        entry = self._entries.get(session_id)
+        if entry is None or not self._local_store:
+            return None
+        return self._fresh_context(entry, self._store.load(entry.key), False, None)
+
     # unasync: async only begin
     def blocking_token_source(self) -> TokenSource:
         """A ``TokenSource`` for sync code running in a worker thread while this client
@@ -306,14 +317,3 @@ class AsyncThunderIDClient(ClientBase):
         return BlockingTokenSource(self, self._loop)
 
     # unasync: async only end
-
-    def _cached_context(self, session_id: str) -> AuthContext | None:
-        """``context_for_session``'s answer for a session this client has seen, when its
-        store is local (memory, SQLite) and has nothing new for it: the middleware's hot
-        path, with no coroutine to create (ASGI) and no calls it does not need. None when
-        ``context_for_session`` must be called (a store across the network is loaded once,
-        there)."""
-        entry = self._entries.get(session_id)
-        if entry is None or not self._local_store:
-            return None
-        return self._fresh_context(entry, self._store.load(entry.key), False, None)

@@ -54,7 +54,7 @@ class ThunderIDClient(ClientBase):
         self._background = Background()
         # One fetch of discovery / JWKS at a time: concurrent first requests share it.
         self._provider_lock = threading.Lock()
-        # Memory and SQLite: a load takes microseconds (their sync twins call the sync one).
+        # Memory and SQLite answer a load in microseconds, with no IO to wait for.
         self._local_store = isinstance(self._store, LocalAsyncTwins)
 
     def close(self) -> None:
@@ -277,7 +277,6 @@ class ThunderIDClient(ClientBase):
         ctx = self.context_for_session(session_id, rejected_token=rejected)
         return ctx.require_access_token()
 
-
     def _cached_context(self, session_id: str) -> AuthContext | None:
         """``context_for_session``'s answer for a session this client has seen, when its
         store is local (memory, SQLite) and has nothing new for it: the middleware's hot
@@ -288,3 +287,4 @@ class ThunderIDClient(ClientBase):
         if entry is None or not self._local_store:
             return None
         return self._fresh_context(entry, self._store.load(entry.key), False, None)
+
