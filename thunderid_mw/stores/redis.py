@@ -115,7 +115,11 @@ class RedisStore(RedisOps, AsyncRedisOps):
         )
 
     async def aclose(self) -> None:
-        """Close the current event loop's async client (if the store made it)."""
+        """Close the current event loop's async client (if the store made it).
+
+        The ``client_cache`` listener belongs to the store, not to a loop (the cache outlives
+        the loop that filled it): :meth:`close` stops it, at the end of the process's use of
+        the store."""
         loop = asyncio.get_running_loop()
         with self._lock:
             bundle = self._async.pop(loop, None)
