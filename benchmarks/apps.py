@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from thunderid_mw import ThunderIDASGIMiddleware, ThunderIDWSGIMiddleware
+from thunderid_mw.asgi import Message, Receive, Scope, Send
 from thunderid_mw.stores.base import SessionStore
 
 from .common import BENCH_SECRET, Tokens, bench_config, make_tokens, seed_session
@@ -88,18 +89,18 @@ def flask_session_cookie(tokens: Tokens) -> str:
 # -- ASGI --------------------------------------------------------------------------------
 
 
-async def asgi_hello(scope: dict[str, Any], receive: Any, send: Any) -> None:
+async def asgi_hello(scope: Scope, receive: Receive, send: Send) -> None:
     await send({"type": "http.response.start", "status": 200, "headers": list(_ASGI_HEADERS)})
     await send({"type": "http.response.body", "body": HELLO})
 
 
-async def asgi_reads_thunderid(scope: dict[str, Any], receive: Any, send: Any) -> None:
+async def asgi_reads_thunderid(scope: Scope, receive: Receive, send: Send) -> None:
     scope["thunderid"].access_token  # noqa: B018
     await send({"type": "http.response.start", "status": 200, "headers": list(_ASGI_HEADERS)})
     await send({"type": "http.response.body", "body": HELLO})
 
 
-async def asgi_reads_session(scope: dict[str, Any], receive: Any, send: Any) -> None:
+async def asgi_reads_session(scope: Scope, receive: Receive, send: Send) -> None:
     scope["session"].get("tokens", {}).get("access_token")
     await send({"type": "http.response.start", "status": 200, "headers": list(_ASGI_HEADERS)})
     await send({"type": "http.response.body", "body": HELLO})
@@ -120,14 +121,14 @@ def starlette_session_cookie(tokens: Tokens) -> str:
     ``SessionMiddleware`` writes it (obtained by letting it write one)."""
     from starlette.middleware.sessions import SessionMiddleware
 
-    async def store_tokens(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    async def store_tokens(scope: Scope, receive: Receive, send: Send) -> None:
         scope["session"].update(tokens.as_session_dict())
         await send({"type": "http.response.start", "status": 200, "headers": []})
         await send({"type": "http.response.body", "body": b""})
 
     found: list[str] = []
 
-    async def send(message: dict[str, Any]) -> None:
+    async def send(message: Message) -> None:
         for name, value in message.get("headers", []):
             if name.lower() == b"set-cookie":
                 found.append(value.decode().split(";", 1)[0].split("=", 1)[1])

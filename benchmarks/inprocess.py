@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from thunderid_mw import ThunderIDWSGIMiddleware
+from thunderid_mw.asgi import Message
 from thunderid_mw.stores import MemoryStore, SQLiteStore
 from thunderid_mw.stores.base import SessionStore
 
@@ -129,7 +130,7 @@ async def _receive() -> dict[str, Any]:
     return {"type": "http.request", "body": b"", "more_body": False}
 
 
-async def _send(message: dict[str, Any]) -> None:
+async def _send(message: Message) -> None:
     return None
 
 
@@ -163,7 +164,7 @@ def wsgi_status(app: Any, environ: dict[str, Any]) -> int:
 def asgi_status(app: Any, scope: dict[str, Any], loop: asyncio.AbstractEventLoop) -> int:
     seen: list[int] = []
 
-    async def send(message: dict[str, Any]) -> None:
+    async def send(message: Message) -> None:
         if message["type"] == "http.response.start":
             seen.append(message["status"])
 

@@ -117,6 +117,7 @@ def test_the_key_is_never_shown() -> None:
     client = ThunderIDClient(config)
     signer = assertion_signer(config)
     secret_part = EC_KEY.as_dict(private=True)["d"]
+    assert isinstance(secret_part, str)
     for obj in (config, client, signer):
         assert "PRIVATE KEY" not in repr(obj) and secret_part not in repr(obj)
     client.close()

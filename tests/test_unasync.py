@@ -7,6 +7,8 @@ import importlib.util
 from pathlib import Path
 from types import ModuleType
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -22,14 +24,14 @@ def test_every_sync_twin_is_up_to_date() -> None:
     assert _unasync().main(["--check"]) == 0, "run `python scripts/unasync.py`"
 
 
-def test_a_stale_twin_is_reported(tmp_path: Path) -> None:
+def test_a_stale_twin_is_reported(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     unasync = _unasync()
     source = tmp_path / "a.py"
     target = tmp_path / "s.py"
     source.write_text("async def aload(self) -> None: ...\n")
     target.write_text("def load(self) -> None: ...  # edited by hand\n")
-    unasync.ROOT = tmp_path
-    unasync.FILES = [("a.py", "s.py")]
+    monkeypatch.setattr(unasync, "ROOT", tmp_path)
+    monkeypatch.setattr(unasync, "FILES", [("a.py", "s.py")])
     assert unasync.main(["--check"]) == 1
     assert unasync.main([]) == 0
     assert unasync.main(["--check"]) == 0

@@ -17,6 +17,7 @@ from thunderid_mw import (
     ThunderIDConfig,
     ThunderIDWSGIMiddleware,
 )
+from thunderid_mw.asgi import Receive, Scope, Send
 from thunderid_mw.stores import MemoryStore
 
 APP_URL = "http://127.0.0.1:5000"
@@ -65,7 +66,7 @@ async def test_asgi_middleware_uses_the_client_it_is_given(idp: IdP) -> None:
     client = AsyncThunderIDClient(_config(idp))
     seen: list[AuthContext] = []
 
-    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
         seen.append(scope["thunderid"])
         await send({"type": "http.response.start", "status": 200, "headers": []})
         await send({"type": "http.response.body", "body": b"ok"})
@@ -90,16 +91,23 @@ def test_client_is_the_parameter_name_and_config_or_client_still_works(idp: IdP)
         start_response("204 No Content", [])
         return []
 
+    async def asgi_app(scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": 204, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
     config = _config(idp)
     client = ThunderIDClient(config)
     assert ThunderIDWSGIMiddleware(app, client=client).client is client
     assert ThunderIDWSGIMiddleware(app, config_or_client=client).client is client
     assert ThunderIDWSGIMiddleware(app, client=config).client.config is config
     async_client = AsyncThunderIDClient(config)
-    assert ThunderIDASGIMiddleware(app, client=async_client).client is async_client
-    assert ThunderIDASGIMiddleware(app, config_or_client=config).client.config is config
-    for middleware in (ThunderIDWSGIMiddleware, ThunderIDASGIMiddleware):
-        with pytest.raises(TypeError, match="one client="):
-            middleware(app)
-        with pytest.raises(TypeError, match="one client="):
-            middleware(app, client=config, config_or_client=config)
+    assert ThunderIDASGIMiddleware(asgi_app, client=async_client).client is async_client
+    assert ThunderIDASGIMiddleware(asgi_app, config_or_client=config).client.config is config
+    with pytest.raises(TypeError, match="one client="):
+        ThunderIDWSGIMiddleware(app)
+    with pytest.raises(TypeError, match="one client="):
+        ThunderIDWSGIMiddleware(app, client=config, config_or_client=config)
+    with pytest.raises(TypeError, match="one client="):
+        ThunderIDASGIMiddleware(asgi_app)
+    with pytest.raises(TypeError, match="one client="):
+        ThunderIDASGIMiddleware(asgi_app, client=config, config_or_client=config)

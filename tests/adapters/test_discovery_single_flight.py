@@ -19,6 +19,7 @@ from thunderid_mw import (
     ThunderIDConfig,
     ThunderIDWSGIMiddleware,
 )
+from thunderid_mw.asgi import Message
 from thunderid_mw.stores import MemoryStore
 
 REQUESTS = 50
@@ -84,7 +85,7 @@ async def test_asgi_fetches_discovery_once_for_concurrent_first_requests() -> No
     async def one() -> None:
         scope = {"type": "http", "method": "GET", "path": "/sign-in", "headers": []}
 
-        async def send(message: dict[str, Any]) -> None:
+        async def send(message: Message) -> None:
             if message["type"] == "http.response.start":
                 statuses.append(message["status"])
 

@@ -22,6 +22,7 @@ from thunderid_mw import (
     ThunderIDASGIMiddleware,
     ThunderIDWSGIMiddleware,
 )
+from thunderid_mw.asgi import Receive, Scope, Send
 from thunderid_mw.testing import FakeThunderID, TestKitError
 
 APP_URL = "http://app.test"
@@ -41,7 +42,7 @@ def wsgi_page(environ: dict[str, Any], start_response: Callable[..., Any]) -> It
     return [_describe(environ["thunderid"])]
 
 
-async def asgi_page(scope: dict[str, Any], receive: Any, send: Any) -> None:
+async def asgi_page(scope: Scope, receive: Receive, send: Send) -> None:
     await send({"type": "http.response.start", "status": 200, "headers": []})
     await send({"type": "http.response.body", "body": _describe(scope["thunderid"])})
 
@@ -206,7 +207,10 @@ def test_failing_sign_out_and_session_end_hooks_still_sign_out(
         thunderid.sign_out(client)
         assert client.get("/").json()["signed_in"] is False
     failed = [r for r in caplog.records if getattr(r, "event", "") == "hook.failed"]
-    assert [dict(r.event_fields)["hook"] for r in failed] == ["on_session_end", "on_sign_out"]
+    assert [dict(vars(r)["event_fields"])["hook"] for r in failed] == [
+        "on_session_end",
+        "on_sign_out",
+    ]
 
 
 def test_werkzeug_client_with_async_hooks(thunderid: FakeThunderID) -> None:

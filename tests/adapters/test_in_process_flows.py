@@ -22,6 +22,7 @@ from thunderid_mw import (
     ThunderIDConfig,
     ThunderIDWSGIMiddleware,
 )
+from thunderid_mw.asgi import Message, Receive, Scope, Send
 from thunderid_mw.context import CONTEXT_KEY
 from thunderid_mw.stores import MemoryStore
 
@@ -55,7 +56,7 @@ def wsgi_app(provider: MockProvider, store: MemoryStore | str = "memory://") -> 
 
 
 def asgi_app(provider: MockProvider, store: MemoryStore | str = "memory://") -> Any:
-    async def inner(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    async def inner(scope: Scope, receive: Receive, send: Send) -> None:
         headers = [(b"content-type", b"text/plain")]
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.body", "body": page(scope[CONTEXT_KEY])})
@@ -171,14 +172,20 @@ async def test_a_session_ended_by_another_worker_is_seen_at_once_asgi() -> None:
 
 async def call_asgi(app: Any, path: str, headers: list[tuple[bytes, bytes]]) -> tuple[int, bytes]:
     """One GET straight through the ASGI callable, with ``headers`` exactly as given."""
-    scope = {"type": "http", "method": "GET", "path": path, "root_path": "", "headers": headers}
+    scope: dict[str, Any] = {
+        "type": "http",
+        "method": "GET",
+        "path": path,
+        "root_path": "",
+        "headers": headers,
+    }
     scope |= {"scheme": "http", "query_string": b"", "server": ("127.0.0.1", 8000)}
     answer: dict[str, Any] = {}
 
     async def receive() -> dict[str, Any]:
         return {"type": "http.request", "body": b""}
 
-    async def send(message: dict[str, Any]) -> None:
+    async def send(message: Message) -> None:
         answer.setdefault("status", message.get("status"))
         answer["body"] = answer.get("body", b"") + message.get("body", b"")
 

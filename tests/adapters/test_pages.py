@@ -16,6 +16,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from thunderid_mw import ThunderIDASGIMiddleware, ThunderIDWSGIMiddleware
+from thunderid_mw.asgi import Receive, Scope, Send
 from thunderid_mw.core.responses import Page, PageBody, PageKind
 from thunderid_mw.integrations import Requirement, authorize
 from thunderid_mw.testing import FakeThunderID
@@ -30,7 +31,7 @@ def wsgi_page(environ: dict[str, Any], start_response: Callable[..., Any]) -> It
     return [b"signed in" if environ["thunderid"].is_signed_in else b"signed out"]
 
 
-async def asgi_page(scope: dict[str, Any], receive: Any, send: Any) -> None:
+async def asgi_page(scope: Scope, receive: Receive, send: Send) -> None:
     body = b"signed in" if scope["thunderid"].is_signed_in else b"signed out"
     await send({"type": "http.response.start", "status": 200, "headers": []})
     await send({"type": "http.response.body", "body": body})

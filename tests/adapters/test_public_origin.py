@@ -13,6 +13,7 @@ import pytest
 
 from tests.support.fuzz import SECRET
 from thunderid_mw import ThunderIDASGIMiddleware, ThunderIDConfig, ThunderIDWSGIMiddleware
+from thunderid_mw.asgi import Message
 from thunderid_mw.core.session import SessionRecord
 from thunderid_mw.core.tokens import TokenSet
 from thunderid_mw.stores import MemoryStore
@@ -80,15 +81,15 @@ def asgi_call(
         "client": (peer, 40000),
         "headers": [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()],
     }
-    sent: list[dict[str, Any]] = []
+    sent: list[Message] = []
 
     async def receive() -> dict[str, Any]:
         return {"type": "http.request", "body": b"", "more_body": False}
 
-    async def send(message: dict[str, Any]) -> None:
+    async def send(message: Message) -> None:
         sent.append(message)
 
-    asyncio.run(middleware(scope, receive, send))  # type: ignore[arg-type]
+    asyncio.run(middleware(scope, receive, send))
     found = {k.decode().lower(): v.decode() for k, v in sent[0]["headers"]}
     return sent[0]["status"], found
 

@@ -21,6 +21,7 @@ from thunderid_mw import (
     ThunderIDConfig,
     ThunderIDWSGIMiddleware,
 )
+from thunderid_mw.asgi import Message
 from thunderid_mw.core.session import SessionRecord
 from thunderid_mw.core.tokens import TokenSet
 from thunderid_mw.stores import MemoryStore
@@ -111,12 +112,12 @@ def test_asgi_sign_out_with_the_provider_down() -> None:
         "path": "/sign-out",
         "headers": [(b"cookie", f"__thunderid__session={SID}".encode())],
     }
-    sent: list[dict[str, Any]] = []
+    sent: list[Message] = []
 
     async def receive() -> dict[str, Any]:
         return {"type": "http.request", "body": _form(seed), "more_body": False}
 
-    async def send(message: dict[str, Any]) -> None:
+    async def send(message: Message) -> None:
         sent.append(message)
 
     asyncio.run(middleware(scope, receive, send))

@@ -10,6 +10,7 @@ import pytest
 
 from tests.support.servers import TEST_SECRET
 from thunderid_mw import ThunderIDASGIMiddleware, ThunderIDConfig, ThunderIDWSGIMiddleware
+from thunderid_mw.asgi import Message, Receive, Scope, Send
 
 ORIGIN = "http://127.0.0.1:8000"
 COOKIE = "__thunderid__session.so=abc"
@@ -56,7 +57,7 @@ def call_wsgi(mount: str, path: str, query: str, cookie: str | None) -> tuple[st
 async def call_asgi(
     mount: str, path: str, query: str, cookie: str | None
 ) -> tuple[str, dict[str, str]]:
-    async def inner(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    async def inner(scope: Scope, receive: Receive, send: Send) -> None:
         await send({"type": "http.response.start", "status": 200, "headers": []})
         await send({"type": "http.response.body", "body": b"the app"})
 
@@ -77,7 +78,7 @@ async def call_asgi(
     async def receive() -> dict[str, Any]:
         return {"type": "http.request", "body": b""}
 
-    async def send(message: dict[str, Any]) -> None:
+    async def send(message: Message) -> None:
         if message["type"] == "http.response.start":
             seen["status"] = str(message["status"])
             seen["headers"] = {k.decode(): v.decode() for k, v in message["headers"]}

@@ -11,6 +11,7 @@ import pytest
 
 from tests.support.fuzz import APP, SECRET
 from thunderid_mw import ThunderIDASGIMiddleware, ThunderIDConfig, ThunderIDWSGIMiddleware
+from thunderid_mw.asgi import Message
 from thunderid_mw.core.errors import StoreUnavailable
 from thunderid_mw.stores import MemoryStore
 from thunderid_mw.stores.base import StoredItem
@@ -71,12 +72,12 @@ def test_asgi_store_lost_after_start(caplog: pytest.LogCaptureFixture) -> None:
         "path": "/private",
         "headers": [(b"cookie", f"__thunderid__session={SID}".encode())],
     }
-    sent: list[dict[str, Any]] = []
+    sent: list[Message] = []
 
     async def receive() -> dict[str, Any]:
         return {"type": "http.request", "body": b"", "more_body": False}
 
-    async def send(message: dict[str, Any]) -> None:
+    async def send(message: Message) -> None:
         sent.append(message)
 
     with caplog.at_level(logging.WARNING, logger="thunderid_mw"):

@@ -13,9 +13,10 @@ import httpx
 
 from tests.apps.common import UPSTREAM_PATH, answer, config_from_env, upstream_answer, upstream_url
 from thunderid_mw import ThunderIDASGIMiddleware
+from thunderid_mw.asgi import Receive, Scope, Send
 
 
-async def inner(scope: dict[str, Any], receive: Any, send: Any) -> None:
+async def inner(scope: Scope, receive: Receive, send: Send) -> None:
     if scope["type"] == "lifespan":
         while True:
             message = await receive()

@@ -37,7 +37,7 @@ def public(request: HttpRequest) -> HttpResponse:
 
 
 def whoami(request: HttpRequest) -> JsonResponse:
-    ctx = request.thunderid  # type: ignore[attr-defined]  # set by AuthContextMiddleware
+    ctx = request.thunderid  # set by AuthContextMiddleware
     return JsonResponse({"signed_in": ctx.is_signed_in, "sub": ctx.user.get("sub")})
 
 

@@ -14,7 +14,7 @@ from thunderid_mw.core import effects as fx
 
 def _flow(log: list[str]) -> fx.Flow[float]:
     try:
-        now = yield fx.Now()
+        now: float = yield fx.Now()
         yield fx.Sleep(1)
         return now * 2
     finally:

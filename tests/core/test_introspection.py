@@ -51,7 +51,7 @@ def test_no_refresh_token_or_public_client_asks_nothing(world: World) -> None:
 
 
 def test_failures_leave_the_expiry_unknown(world: World, env: FlowEnv) -> None:
-    answers = [
+    answers: list[fx.HttpResult | fx.HttpFailure] = [
         fx.HttpFailure("down"),
         fx.HttpResult(500, b"oops"),
         fx.HttpResult(200, b"not json"),
@@ -59,5 +59,11 @@ def test_failures_leave_the_expiry_unknown(world: World, env: FlowEnv) -> None:
         json_result(200, {"active": True}),  # no exp
     ]
     for answer in answers:
-        world.http[INTROSPECT_URL] = lambda call, answer=answer: answer
+
+        def reply(
+            call: fx.HttpCall, answer: fx.HttpResult | fx.HttpFailure = answer
+        ) -> fx.HttpResult | fx.HttpFailure:
+            return answer
+
+        world.http[INTROSPECT_URL] = reply
         assert world.run(refresh_token_expiry(env, _tokens())) is None, answer

@@ -64,7 +64,8 @@ def test_the_value_our_proxy_appended_wins() -> None:
 
 @pytest.mark.parametrize("host", ["evil.example/x", "a@b", "", "bad host"])
 def test_an_unusable_host_gives_no_origin(host: str) -> None:
-    assert public_origin("http", host, None, {}.get, ()) == ""
+    no_headers: dict[str, str] = {}
+    assert public_origin("http", host, None, no_headers.get, ()) == ""
 
 
 @pytest.mark.parametrize("host", ["evil.example/x", "a@b", "bad host"])

@@ -659,7 +659,7 @@ def test_a_refreshed_id_token_cannot_change_the_sign_in_claims(world: World, env
     "wrong", [{"iss": "https://other.example"}, {"aud": "other-client"}, {"sub": "user-2"}]
 )
 def test_a_refreshed_id_token_for_another_issuer_audience_or_subject_is_ignored(
-    world: World, env: FlowEnv, wrong: dict[str, str]
+    world: World, env: FlowEnv, wrong: dict[str, Any]
 ) -> None:
     """OIDC Core 12.2: same iss, sub and aud as the sign-in's, else the claims stay."""
     signed_in = {"sub": "user-1", "name": "Old", "auth_time": 1000}

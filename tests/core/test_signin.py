@@ -49,9 +49,10 @@ ENTROPY = bytes(range(SIGN_IN_ENTROPY))
 
 
 def start_sign_in(
-    config: ThunderIDConfig, metadata: ProviderMetadata, **request: Any
+    config: ThunderIDConfig, metadata: ProviderMetadata | None, **request: Any
 ) -> tuple[str, SignInTransaction]:
     """The authorization URL (not pushed) and the transaction, as ``/sign-in`` makes them."""
+    assert metadata is not None
     params, tx = authorization_request(config, **request)
     return authorization_url(metadata.authorization_endpoint, params), tx
 
@@ -337,7 +338,7 @@ def test_the_session_holds_the_granted_scopes(
 
     def respond(call: fx.HttpCall) -> fx.HttpResult:
         id_token = mint_id_token(now=world.now, nonce=tx.nonce)
-        extra = {} if answered is None else {"scope": answered}
+        extra: dict[str, Any] = {} if answered is None else {"scope": answered}
         return json_result(200, token_json("at-1", id_token=id_token, **extra))
 
     token_endpoint(world, respond)
@@ -511,7 +512,7 @@ def test_a_step_up_the_provider_did_not_give_fails_with_403_and_revokes(
     with pytest.raises(SignInError) as raised:
         world.run(complete_sign_in(env, CallbackParams.from_values("c", tx.state), tx))
     assert (raised.value.code, raised.value.status) == (code, 403)
-    revoked = {call.form["token"] for call in world.token_calls(REVOKE_URL)}
+    revoked = {(call.form or {})["token"] for call in world.token_calls(REVOKE_URL)}
     assert revoked == {"at-1", "rt-1"}
     assert world.items == {}  # no session stored
 

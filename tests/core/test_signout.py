@@ -8,6 +8,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from thunderid_mw.core import effects as fx
+from thunderid_mw.core.discovery import ProviderMetadata
 from thunderid_mw.core.env import FlowEnv
 from thunderid_mw.core.session import EndReason
 from thunderid_mw.core.signout import end_session, end_session_url, revoke_tokens
@@ -106,8 +107,13 @@ def test_end_session_of_nothing(world: World, env: FlowEnv) -> None:
     assert world.run(end_session(env, "s:missing", EndReason.SIGNED_OUT, revoke=True)) is None
 
 
+def _metadata(env: FlowEnv) -> ProviderMetadata:
+    assert env.metadata is not None
+    return env.metadata
+
+
 def test_end_session_url(env: FlowEnv) -> None:
-    url = end_session_url(env.config, env.metadata, "the-id-token")
+    url = end_session_url(env.config, _metadata(env), "the-id-token")
     assert url.startswith(LOGOUT_URL + "?")
     q = parse_qs(urlsplit(url).query)
     assert q == {
@@ -118,7 +124,7 @@ def test_end_session_url(env: FlowEnv) -> None:
 
 
 def test_end_session_url_without_id_token(env: FlowEnv) -> None:
-    q = parse_qs(urlsplit(end_session_url(env.config, env.metadata, None)).query)
+    q = parse_qs(urlsplit(end_session_url(env.config, _metadata(env), None)).query)
     assert "id_token_hint" not in q
     assert q["client_id"] == [CLIENT_ID]
 
@@ -133,19 +139,19 @@ def test_end_session_url_without_id_token(env: FlowEnv) -> None:
 )
 def test_end_session_hint_chooses_what_is_sent(hint: str, expected: set[str]) -> None:
     env = make_env(make_config(end_session_hint=hint))
-    q = parse_qs(urlsplit(end_session_url(env.config, env.metadata, "the-id-token")).query)
+    q = parse_qs(urlsplit(end_session_url(env.config, _metadata(env), "the-id-token")).query)
     assert set(q) - {"post_logout_redirect_uri"} == expected
     assert q["post_logout_redirect_uri"] == [APP_URL + "/bye"]
 
 
 def test_id_token_hint_only_falls_back_to_client_id_without_an_id_token() -> None:
     env = make_env(make_config(end_session_hint="id_token_hint"))
-    q = parse_qs(urlsplit(end_session_url(env.config, env.metadata, None)).query)
+    q = parse_qs(urlsplit(end_session_url(env.config, _metadata(env), None)).query)
     assert q["client_id"] == [CLIENT_ID] and "id_token_hint" not in q
 
 
 def test_no_end_session_endpoint_goes_to_post_sign_out_url() -> None:
     env = make_env(metadata=make_metadata(end_session_endpoint=None))
-    assert end_session_url(env.config, env.metadata, "the-id-token") == APP_URL + "/bye"
+    assert end_session_url(env.config, _metadata(env), "the-id-token") == APP_URL + "/bye"
     env = make_env(make_config(after_sign_out_url=None), make_metadata(end_session_endpoint=None))
-    assert end_session_url(env.config, env.metadata, None) == APP_URL + "/"
+    assert end_session_url(env.config, _metadata(env), None) == APP_URL + "/"

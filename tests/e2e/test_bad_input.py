@@ -360,7 +360,10 @@ def test_cookie_names_from_the_request_are_never_echoed(client: httpx.Client) ->
     response = client.get(
         "/sign-in",
         params={"return_to": "/private"},
-        headers={**BROWSER, "Cookie": header.encode("utf-8")},  # type: ignore[dict-item]
+        headers={
+            **{k.encode(): v.encode() for k, v in BROWSER.items()},
+            b"Cookie": header.encode(),
+        },
     )
     assert response.status_code == 302
     names = [c.split("=", 1)[0] for c in response.headers.get_list("set-cookie")]

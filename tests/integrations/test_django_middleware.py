@@ -30,7 +30,7 @@ ADA = {"name": "Ada", "roles": ["editor"]}
 
 
 def home(request: HttpRequest) -> HttpResponse:
-    ctx = request.thunderid  # type: ignore[attr-defined]  # set by the middleware
+    ctx = request.thunderid  # set by the middleware
     return HttpResponse(f"home {ctx.user.get('name') if ctx.is_signed_in else ctx.ended_reason}")
 
 

@@ -108,12 +108,12 @@ def flask_app() -> Flask:
     @app.get("/sync")
     @login_required
     def sync_view() -> str:
-        return "sync " + current_auth().user["sub"]
+        return f"sync {current_auth().user['sub']}"
 
     @app.get("/async")
     @login_required
     async def async_view() -> str:
-        return "async " + current_auth().user["sub"]
+        return f"async {current_auth().user['sub']}"
 
     @app.get("/staff")
     @require(groups="staff", scopes="profile")

@@ -73,7 +73,7 @@ def test_the_harness_notices_harm() -> None:
             )
         )
         assert harness.findings.unowned_changes
-        harness.wsgi._is_protected = lambda path: False  # type: ignore[method-assign]
+        harness.wsgi._is_protected = lambda path: False
         harness.send(FuzzRequest("GET", "/private", (), (), (), b"", False))
         assert harness.findings.protected_served
     finally:

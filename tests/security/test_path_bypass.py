@@ -7,7 +7,7 @@ would, since HTTP clients normalise them."""
 from __future__ import annotations
 
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -158,7 +158,14 @@ def test_without_the_normalised_check_flask_would_serve_the_page(
     environ = create_environ("/", "http://127.0.0.1/")
     environ["PATH_INFO"] = path
     statuses: list[str] = []
-    body = b"".join(bare.wsgi_app(environ, lambda status, headers: statuses.append(status)))
+
+    def start_response(
+        status: str, headers: list[tuple[str, str]], exc_info: object = None, /
+    ) -> Callable[[bytes], object]:
+        statuses.append(status)
+        return lambda data: None
+
+    body = b"".join(bare.wsgi_app(environ, start_response))
     assert statuses[0].startswith("200") and body == PROTECTED.encode()
 
 

@@ -100,7 +100,7 @@ class IdP:
     """A running test IdP plus helpers to drive and inspect it."""
 
     issuer: str
-    process: subprocess.Popen[bytes]
+    process: subprocess.Popen[bytes] | subprocess.Popen[str]
     log_path: Path
     ca_path: str | None = None
 

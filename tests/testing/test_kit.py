@@ -18,6 +18,7 @@ from starlette.testclient import TestClient
 from werkzeug.test import Client
 
 from thunderid_mw import ThunderIDASGIMiddleware, ThunderIDConfig, ThunderIDWSGIMiddleware
+from thunderid_mw.asgi import Receive, Scope, Send
 from thunderid_mw.testing import FakeProvider, FakeThunderID, TestKitError
 
 
@@ -38,7 +39,7 @@ def wsgi_page(environ: dict[str, Any], start_response: Callable[..., Any]) -> It
     return [_describe(environ["thunderid"])]
 
 
-async def asgi_page(scope: dict[str, Any], receive: Any, send: Any) -> None:
+async def asgi_page(scope: Scope, receive: Receive, send: Send) -> None:
     if scope["type"] != "http":
         return  # lifespan: nothing to start
     body = _describe(scope["thunderid"])

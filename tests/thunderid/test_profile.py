@@ -10,7 +10,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
 import pytest
-from joserfc.jwk import KeySet
+from joserfc.jwk import KeySet, KeySetSerialization
 
 from tests.support.idp import IdP, b64url, jwt_claims
 
@@ -76,7 +76,7 @@ def test_discovery_keys_and_paths(idp_thunderid: IdP) -> None:
     assert "backchannel_logout_supported" not in meta
     jwks = httpx.get(meta["jwks_uri"], verify=idp.verify).json()
     assert {key["alg"] for key in jwks["keys"]} == {"RS256", "ES256", "ML-DSA-44"}
-    signing = {"keys": [key for key in jwks["keys"] if key["kty"] != "AKP"]}
+    signing: KeySetSerialization = {"keys": [key for key in jwks["keys"] if key["kty"] != "AKP"]}
     for key in KeySet.import_key_set(signing).keys:
         assert key.kid == key.thumbprint()  # RFC 7638 thumbprints as kids
 
