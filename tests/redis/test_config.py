@@ -43,6 +43,12 @@ def env_for(idp: IdP, store_url: str, **extra: str) -> dict[str, str]:
     }
 
 
+def _bytes(value: bytes | str) -> bytes:
+    """redis-py types replies ``bytes | str``; without ``decode_responses`` they are bytes."""
+    assert isinstance(value, bytes), value
+    return value
+
+
 def sign_in(client: ThunderIDClient, idp: IdP, username: str = "alice") -> str:
     """Node SDK style: sign-in URL, the user logs in at the IdP, ``sign_in`` with the code.
     Returns the new session id."""
@@ -79,7 +85,7 @@ def test_from_env_builds_a_redis_store_whose_keys_are_namespaced_expiring_and_se
         store.close()
 
     # Namespaced: every key we wrote carries the prefix; another app's key is untouched.
-    keys = sorted(k.decode() for k in raw_redis.keys("*"))
+    keys = sorted(_bytes(k).decode() for k in raw_redis.keys("*"))
     ours = [k for k in keys if k != "other-app:key"]
     assert ours and all(k.startswith("app-a:") for k in ours), keys
     assert raw_redis.get("other-app:key") == b"untouched"
@@ -99,9 +105,9 @@ def test_from_env_builds_a_redis_store_whose_keys_are_namespaced_expiring_and_se
     data = raw_redis.hget(session_key, "d")
     assert data is not None
     dump = b"".join(
-        k.encode() + b"=" + b"".join(v for v in raw_redis.hgetall(k).values())
+        k.encode() + b"=" + b"".join(_bytes(v) for v in raw_redis.hgetall(k).values())
         if raw_redis.type(k) == b"hash"
-        else k.encode() + b"=" + (raw_redis.get(k) or b"")
+        else k.encode() + b"=" + _bytes(raw_redis.get(k) or b"")
         for k in ours
     )
     for secret_text in (access_token, id_token, session_id):
@@ -175,7 +181,7 @@ async def test_unix_socket_and_tls_urls_work_end_to_end(
     prefix = "u:" if scheme == "unix" else "t:"
     raw = redis.Redis(host="127.0.0.1", port=server.port)
     try:
-        keys = [k.decode() for k in raw.keys("*")]
+        keys = [_bytes(k).decode() for k in raw.keys("*")]
     finally:
         raw.close()
     assert keys and all(k.startswith(prefix) for k in keys), keys

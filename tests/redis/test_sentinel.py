@@ -35,6 +35,12 @@ def wait_for(ready: Any, what: str = "the Redis servers to come up") -> None:
     poll(ready, WAIT, interval=0.2, ignore=(redis.RedisError,), what=what)
 
 
+def sentinel_command(port: int, *args: str) -> Any:
+    """``args`` to the Sentinel on ``port``, as redis-py answers them."""
+    # redis-py leaves Redis.execute_command unannotated.
+    return redis.Redis(port=port).execute_command(*args)  # type: ignore[no-untyped-call]
+
+
 @dataclass
 class SentinelSetUp:
     url: str
@@ -42,8 +48,8 @@ class SentinelSetUp:
     ports: tuple[int, int]
 
     def primary_port(self) -> int:
-        answer = redis.Redis(port=self.sentinel_port).execute_command(
-            "SENTINEL", "get-master-addr-by-name", SERVICE
+        answer = sentinel_command(
+            self.sentinel_port, "SENTINEL", "get-master-addr-by-name", SERVICE
         )
         return int(answer[1])
 
@@ -97,13 +103,14 @@ def sentinel(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SentinelSetUp
         f"redis+sentinel://127.0.0.1:{sentinel_port}/{SERVICE}", sentinel_port, (primary, replica)
     )
     try:
-        link = lambda: redis.Redis(port=replica).info("replication")["master_link_status"]  # noqa: E731
+
+        def link() -> Any:
+            return redis.Redis(port=replica).info("replication")["master_link_status"]
+
         wait_for(lambda: link() == "up", "the replica to follow the primary")
         wait_for(lambda: set_up.primary_port() == primary, "the Sentinel to know the primary")
         wait_for(
-            lambda: redis.Redis(port=sentinel_port).execute_command(
-                "SENTINEL", "replicas", SERVICE
-            ),
+            lambda: sentinel_command(sentinel_port, "SENTINEL", "replicas", SERVICE),
             "the Sentinel to see the replica",
         )
         yield set_up
@@ -163,9 +170,7 @@ def test_a_failover_during_a_refresh_storm(sentinel: SentinelSetUp) -> None:
     def failover() -> None:
         # Until the Sentinel has judged the replica fit, it answers NOGOODSLAVE: ask again.
         wait_for(
-            lambda: redis.Redis(port=sentinel.sentinel_port).execute_command(
-                "SENTINEL", "FAILOVER", SERVICE
-            ),
+            lambda: sentinel_command(sentinel.sentinel_port, "SENTINEL", "FAILOVER", SERVICE),
             "the Sentinel to accept the failover",
         )
 
@@ -210,9 +215,7 @@ def test_after_a_failover_the_store_finds_the_new_primary(sentinel: SentinelSetU
         )
         # Until the Sentinel has judged the replica fit, it answers NOGOODSLAVE: ask again.
         wait_for(
-            lambda: redis.Redis(port=sentinel.sentinel_port).execute_command(
-                "SENTINEL", "FAILOVER", SERVICE
-            ),
+            lambda: sentinel_command(sentinel.sentinel_port, "SENTINEL", "FAILOVER", SERVICE),
             "the Sentinel to accept the failover",
         )
         wait_for(lambda: sentinel.primary_port() != before, "the failover")

@@ -239,7 +239,9 @@ async def test_quart_test_client(thunderid: FakeThunderID) -> None:
     from thunderid_mw.integrations.quart import current_auth
 
     app = Quart(__name__)
-    app.asgi_app = ThunderIDASGIMiddleware(app.asgi_app, thunderid.config())  # type: ignore[method-assign]
+    # Quart types asgi_app with its own ASGI TypedDicts (HTTPScope, ...), which a
+    # MutableMapping[str, Any] scope cannot match; the two interoperate at run time.
+    app.asgi_app = ThunderIDASGIMiddleware(app.asgi_app, thunderid.config())  # type: ignore[method-assign, arg-type, assignment]
 
     @app.get("/me")
     async def me() -> dict[str, Any]:

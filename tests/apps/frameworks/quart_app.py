@@ -20,4 +20,6 @@ async def private() -> str:
     return PROTECTED
 
 
-app.asgi_app = ThunderIDASGIMiddleware(app.asgi_app, config_from_env())  # type: ignore[method-assign]
+# Quart types asgi_app with its own ASGI TypedDicts (HTTPScope, ...), which a
+# MutableMapping[str, Any] scope cannot match; the two interoperate at run time.
+app.asgi_app = ThunderIDASGIMiddleware(app.asgi_app, config_from_env())  # type: ignore[method-assign, arg-type, assignment]
