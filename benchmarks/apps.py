@@ -81,7 +81,7 @@ def flask_app(kind: str) -> Any:
 def flask_session_cookie(tokens: Tokens) -> str:
     """The value of Flask's ``session`` cookie holding ``tokens`` (as Flask signs it)."""
     app = flask_app("session")
-    serializer = app.session_interface.get_signing_serializer(app)  # type: ignore[attr-defined]
+    serializer = app.session_interface.get_signing_serializer(app)
     value: str = serializer.dumps(tokens.as_session_dict())
     return value
 

@@ -10,6 +10,7 @@ event loop.
 from __future__ import annotations
 
 import asyncio
+import functools
 import gc
 import io
 import sys
@@ -254,7 +255,7 @@ def build(redis_url: str | None, workdir: Path) -> Setup:
     signed_out_cookie = OTHER_COOKIES  # a browser with other cookies but no session
 
     def stores() -> list[tuple[str, str, Callable[[], SessionStore]]]:
-        made = [
+        made: list[tuple[str, str, Callable[[], SessionStore]]] = [
             ("memory", "memory store", MemoryStore),
             (
                 "sqlite",
@@ -290,6 +291,10 @@ def build(redis_url: str | None, workdir: Path) -> Setup:
         mw = apps.wsgi_thunderid(store)
         seed_session(mw.config, store, session_id, tokens)
         watch(f"WSGI {name}", store, mw.client)
+
+        def signed_in(mw: ThunderIDWSGIMiddleware = mw, cookie: str = ours_cookie) -> bool:
+            return mw.client.context_for_cookie(cookie).is_signed_in
+
         variants.append(
             _wsgi(
                 f"wsgi.{name}",
@@ -297,7 +302,7 @@ def build(redis_url: str | None, workdir: Path) -> Setup:
                 "wsgi.bare",
                 mw,
                 environ,
-                signed_in=lambda mw=mw: mw.client.context_for_cookie(ours_cookie).is_signed_in,
+                signed_in=signed_in,
             )
         )
         if name == "memory":
@@ -308,9 +313,7 @@ def build(redis_url: str | None, workdir: Path) -> Setup:
                     "wsgi.bare",
                     mw,
                     wsgi_environ(signed_out_cookie),
-                    signed_in=lambda mw=mw: (
-                        mw.client.context_for_cookie(signed_out_cookie).is_signed_in
-                    ),
+                    signed_in=functools.partial(signed_in, mw, signed_out_cookie),
                 )
             )
     flask_cookie = f"{OTHER_COOKIES}; session={apps.flask_session_cookie(tokens)}"
@@ -347,7 +350,11 @@ def build(redis_url: str | None, workdir: Path) -> Setup:
     for name, label, make in stores():
         store = make()
         if name.startswith("redis"):
-            closers.append(lambda store=store: loop.run_until_complete(store.aclose()))
+
+            def close_async(store: SessionStore = store) -> None:
+                loop.run_until_complete(store.aclose())
+
+            closers.append(close_async)
         closers.append(store.close)
         amw = apps.asgi_thunderid(store)
         seed_session(amw.config, store, session_id, tokens)
@@ -377,7 +384,7 @@ def build(redis_url: str | None, workdir: Path) -> Setup:
                     amw,
                     asgi_scope(signed_out_cookie),
                     loop,
-                    signed_in=lambda amw=amw: check(amw, signed_out_cookie),
+                    signed_in=functools.partial(check, amw, signed_out_cookie),
                 )
             )
     starlette_cookie = f"{OTHER_COOKIES}; session={apps.starlette_session_cookie(tokens)}"

@@ -182,9 +182,11 @@ def update_docs(report: dict[str, Any], root: Path) -> list[str]:
                 rf"(<!-- benchmark:{name}:start -->\n).*?(<!-- benchmark:{name}:end -->)",
                 re.DOTALL,
             )
-            text, count = pattern.subn(
-                lambda m, body=body: m.group(1) + body + "\n" + m.group(2), text
-            )
+
+            def fill(m: re.Match[str], body: str = body) -> str:
+                return m.group(1) + body + "\n" + m.group(2)
+
+            text, count = pattern.subn(fill, text)
             if count:
                 done.append(f"{rel}:{name}")
         path.write_text(text)

@@ -22,7 +22,9 @@ from thunderid_mw.integrations.quart import current_auth, login_required
 PROFILE_API_URL = os.environ.get("PROFILE_API_URL", "http://127.0.0.1:5001").rstrip("/")
 
 app = Quart(__name__)
-app.asgi_app = ThunderIDASGIMiddleware(app.asgi_app, ThunderIDConfig.from_env())  # type: ignore[method-assign]
+# Quart types asgi_app with its own ASGI TypedDicts (HTTPScope, ...), which a
+# MutableMapping[str, Any] scope cannot match; the two interoperate at run time.
+app.asgi_app = ThunderIDASGIMiddleware(app.asgi_app, ThunderIDConfig.from_env())  # type: ignore[method-assign, arg-type, assignment]
 
 
 @app.get("/")

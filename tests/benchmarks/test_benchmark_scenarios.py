@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from benchmarks import inprocess, report, scale, server, staleness, storm
+from benchmarks import apps, inprocess, report, scale, server, staleness, storm
 from benchmarks.common import COOKIE_NAME, new_session_id
 from benchmarks.targets import evaluate
 from tests.support.idp import IdP
@@ -75,7 +75,7 @@ def test_inprocess_results_feed_the_targets_and_the_docs(tmp_path: Path) -> None
 def test_server_apps_answer_200_signed_in(tmp_path: Path) -> None:
     session_id = new_session_id()
     targets = server.targets(session_id, tmp_path / "sessions.sqlite3")
-    assert {t.app for t in targets} == set(server.apps.APP_KINDS)
+    assert {t.app for t in targets} == set(apps.APP_KINDS)
     started = []
     try:
         for target in targets:
