@@ -7,7 +7,7 @@ setup:
 	bash scripts/bootstrap.sh
 
 lint: setup
-	.venv/bin/ruff check thunderid_mw tests examples benchmarks
+	.venv/bin/ruff check thunderid_mw tests examples benchmarks scripts
 	.venv/bin/mypy
 	.venv/bin/python scripts/unasync.py --check
 
