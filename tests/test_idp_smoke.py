@@ -7,13 +7,24 @@ import secrets
 import ssl
 import threading
 import time
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
 import pytest
 
-from tests.support.idp import IdP, IdPError, LoginFailed, b64url, jwt_claims, start_once
+from tests.support import idp as idp_module
+from tests.support.idp import (
+    IdP,
+    IdPError,
+    IdPSilent,
+    LoginFailed,
+    b64url,
+    jwt_claims,
+    start_idp,
+    start_once,
+)
 
 REDIRECT_URI = "http://127.0.0.1:5999/callback"
 TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"
@@ -380,3 +391,35 @@ def test_a_failed_idp_start_is_not_tried_again_in_the_session() -> None:
         with pytest.raises(IdPError, match="did not start"):
             start_once("never-starts", failing)
     assert len(tries) == 1
+
+
+# -- start-up -------------------------------------------------------------------------------
+
+
+def _fake_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, source: str) -> None:
+    """Make start_idp run ``source`` instead of the IdP, with a 1 s deadline."""
+    script = tmp_path / "fake_server.mjs"
+    script.write_text(source)
+    monkeypatch.setattr(idp_module, "SERVER_JS", script)
+    monkeypatch.setattr(idp_module, "START_TIMEOUT", 1.0)
+
+
+def test_a_silent_idp_process_is_replaced_once_then_reported(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _fake_server(tmp_path, monkeypatch, "setTimeout(() => {}, 30000);\n")
+    with pytest.raises(IdPSilent, match="printed nothing within 1 s"):
+        start_idp(tmp_path / "idp")
+    assert (tmp_path / "idp" / "1" / "idp.log").read_bytes() == b""
+    assert (tmp_path / "idp" / "2" / "idp.log").read_bytes() == b""
+
+
+def test_an_idp_process_that_speaks_but_never_gets_ready_is_not_retried(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _fake_server(tmp_path, monkeypatch, "console.log('loading');\nsetTimeout(() => {}, 30000);\n")
+    with pytest.raises(IdPError, match="did not start within 1 s") as raised:
+        start_idp(tmp_path / "idp")
+    assert not isinstance(raised.value, IdPSilent)
+    assert "loading" in str(raised.value)
+    assert not (tmp_path / "idp" / "2").exists()

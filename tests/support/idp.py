@@ -323,13 +323,28 @@ class IdP:
                 self.process.wait(timeout=5)
 
 
+class IdPSilent(IdPError):
+    """The IdP's process ran until the deadline without printing a line."""
+
+
 def start_idp(
     workdir: Path,
     *,
     env: dict[str, str] | None = None,
     ca_path: str | None = None,
 ) -> IdP:
-    """Start ``node tests/idp/server.js`` on a free loopback port and wait for discovery."""
+    """Start ``node tests/idp/server.js`` on a free loopback port and wait for discovery.
+
+    A process that printed nothing at all by the deadline is replaced once: that was seen
+    only with two full suites sharing the two cores, and one IdP failing to start errors
+    every test of its worker. Any other failure, or a second silent one, is raised."""
+    try:
+        return _start_idp(workdir / "1", env=env, ca_path=ca_path)
+    except IdPSilent:
+        return _start_idp(workdir / "2", env=env, ca_path=ca_path)
+
+
+def _start_idp(workdir: Path, *, env: dict[str, str] | None, ca_path: str | None) -> IdP:
     if not (IDP_DIR / "node_modules" / "oidc-provider").is_dir():
         raise IdPError(
             f"{IDP_DIR}/node_modules is missing: run `make setup` (or `npm ci` in tests/idp)"
@@ -368,6 +383,9 @@ def start_idp(
             if process.poll() is not None:
                 raise fail(f"exited with status {process.returncode}")
             if time.monotonic() > deadline:
+                if not log_path.read_bytes():
+                    error = fail(f"printed nothing within {START_TIMEOUT:.0f} s")
+                    raise IdPSilent(str(error))
                 raise fail(f"did not start within {START_TIMEOUT:.0f} s")
             time.sleep(0.05)
 
