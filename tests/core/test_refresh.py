@@ -270,10 +270,14 @@ def test_invalid_grant_for_real_ends_the_session(world: World, env: FlowEnv) -> 
 # The provider is away ----------------------------------------------------------------------
 
 
+WRONG_SCHEME = fx.HttpFailure("does not speak TLS", wrong_scheme=True)
+
+
 @pytest.mark.parametrize(
     "answer",
     [
-        fx.HttpFailure("connection refused"),
+        fx.HttpFailure("connection refused"),  # certainly not sent (sent=False)
+        WRONG_SCHEME,
         fx.HttpResult(503, b"<html>down</html>"),
         json_result(500, {"error": "invalid_grant"}),  # a 5xx is never a rejection
         fx.HttpResult(200, b"not json"),
@@ -513,30 +517,15 @@ def test_an_answer_that_never_came_ends_the_session_instead_of_a_reuse(
     assert world.token_calls() == []
 
 
-def test_a_request_that_certainly_was_not_sent_keeps_the_session(
-    world: World, env: FlowEnv
-) -> None:
-    key, seen = start(world, env)
-    idp_answers(world, fx.HttpFailure("connection refused", sent=False))
-    result = run_refresh(world, env, key, seen)
-    assert result.outcome is RefreshOutcome.UNAVAILABLE
-    stored = world.read_session(env, key)
-    assert stored is not None and stored.record.ended is None
-    assert stored.record.tokens.refresh_token == "rt-1"
-
-
-def test_a_provider_other_than_configured_keeps_the_session_and_says_so(
+def test_a_provider_other_than_configured_is_logged_as_a_configuration_fault(
     world: World, env: FlowEnv
 ) -> None:
     """https:// for a plain-http token endpoint: no retry can help until the configuration
-    changes, so the log says so at ERROR as a configuration fault; the session is kept."""
+    changes, so the log says so at ERROR (the session is kept: see
+    test_unavailable_keeps_the_session_unchanged)."""
     key, seen = start(world, env)
-    idp_answers(world, fx.HttpFailure("does not speak TLS", wrong_scheme=True))
-    result = run_refresh(world, env, key, seen)
-    assert result.outcome is RefreshOutcome.UNAVAILABLE
-    stored = world.read_session(env, key)
-    assert stored is not None and stored.record.ended is None
-    assert stored.record.tokens.refresh_token == "rt-1"
+    idp_answers(world, WRONG_SCHEME)
+    assert run_refresh(world, env, key, seen).outcome is RefreshOutcome.UNAVAILABLE
     (log,) = [log for log in world.logs if log.event == "config.provider_mismatch"]
     assert log.level == logging.ERROR and "does not speak TLS" in log.message
 
