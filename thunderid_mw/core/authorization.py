@@ -243,10 +243,22 @@ def refusal(
     if missing:
         info = request()
         return forbidden(missing, api=info.is_api, mount=info.mount)
+    need = step_up_needed(requirements, user, config=config, now=now)
+    return None if need is None else step_up_answer(need, request(), config)
+
+
+def step_up_needed(
+    requirements: Sequence[Requirement],
+    user: Mapping[str, Any],
+    *,
+    config: _Settings,
+    now: Callable[[], float],
+) -> StepUp | None:
+    """``step_up`` with the configured leeway; the clock is read only when a requirement
+    asks for an ``acr`` or a ``max_age``."""
     if not any(req.acr or req.max_age is not None for req in requirements):
         return None
-    need = step_up(requirements, user, now=now(), leeway=config.clock_skew)
-    return None if need is None else step_up_answer(need, request(), config)
+    return step_up(requirements, user, now=now(), leeway=config.clock_skew)
 
 
 __all__ = [
@@ -256,5 +268,6 @@ __all__ = [
     "refusal",
     "step_up",
     "step_up_answer",
+    "step_up_needed",
     "unmet",
 ]

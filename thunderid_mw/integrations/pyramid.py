@@ -31,7 +31,7 @@ from pyramid.response import Response
 from pyramid.security import Allowed, Denied
 
 from ..context import AuthContext
-from ..core.authorization import Requirement, step_up, unmet
+from ..core.authorization import Requirement, step_up_needed, unmet
 from ..core.responses import Response as CoreResponse
 from . import authorize, context_in, forbidden, sign_in_required
 
@@ -90,10 +90,9 @@ class ThunderIDSecurityPolicy:
         missing = unmet(requirement, ctx.user, ctx.scopes)
         if missing:
             return _Missing(missing)
-        if requirement.acr or requirement.max_age is not None:
-            leeway = ctx.client.config.clock_skew
-            if step_up((requirement,), ctx.user, now=time.time(), leeway=leeway) is not None:
-                return _NeedsStepUp(requirement)
+        config = ctx.client.config
+        if step_up_needed((requirement,), ctx.user, config=config, now=time.time) is not None:
+            return _NeedsStepUp(requirement)
         return Allowed("requirement met")
 
     def remember(self, request: Request, userid: Any, **kw: Any) -> list[tuple[str, str]]:
