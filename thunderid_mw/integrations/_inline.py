@@ -28,7 +28,16 @@ async def _let_through_asgi(scope: Scope, receive: Any, send: Any) -> None:
     scope[_PASSED] = True
 
 
-class InlineWSGI:
+class _Inline:
+    client: ThunderIDClient | AsyncThunderIDClient
+
+    def is_route(self, path: str) -> bool:
+        """One of the middleware's own routes (sign-in, callback, sign-out, logout): a POST
+        there carries a form the framework may have to read first."""
+        return self.client._router.route_for(path) is not None
+
+
+class InlineWSGI(_Inline):
     """``ThunderIDWSGIMiddleware`` on one environ: ``None`` when the request may go on
     (``environ["thunderid"]`` is set), else the middleware's answer."""
 
@@ -49,17 +58,13 @@ class InlineWSGI:
         return Response(int(status.split(" ", 1)[0]), list(headers), body)
 
 
-class InlineASGI:
+class InlineASGI(_Inline):
     """``ThunderIDASGIMiddleware`` on one HTTP scope whose body is already read: ``None``
     when the request may go on (``scope["thunderid"]`` is set), else the answer."""
 
     def __init__(self, client: AsyncThunderIDClient):
         self.client = client
         self._middleware = ThunderIDASGIMiddleware(_let_through_asgi, client)
-
-    def is_route(self, path: str) -> bool:
-        """One of the middleware's own routes (sign-in, callback, sign-out, logout)."""
-        return self.client._router.route_for(path) is not None
 
     async def __call__(self, scope: Scope, body: bytes) -> Response | None:
         sent: list[Message] = []

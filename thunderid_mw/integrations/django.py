@@ -148,9 +148,7 @@ class ThunderIDMiddleware:
             return self._call_async(request)
         environ: dict[str, Any] = request.META
         if CONTEXT_KEY not in environ:
-            if request.method == "POST" and self._inline_wsgi.client._router.route_for(
-                request.path_info
-            ):
+            if request.method == "POST" and self._inline_wsgi.is_route(request.path_info):
                 # The form as Django read it, whoever read it first.
                 environ = {**environ, "wsgi.input": io.BytesIO(request.body)}
             answer = self._inline_wsgi(environ)
