@@ -133,6 +133,8 @@ def test_acr_and_max_age_are_not_403_reasons() -> None:
         ([Requirement.of(max_age=30)], STRONG, StepUp(max_age=30)),
         ([Requirement.of(max_age=300)], {"sub": "x"}, StepUp(max_age=300)),
         ([Requirement.of(max_age=300)], {"auth_time": "yesterday"}, StepUp(max_age=300)),
+        # JSON true is no time (as the callback reads it): not 1 s after the epoch
+        ([Requirement.of(max_age=10**12)], {"auth_time": True}, StepUp(max_age=10**12)),
         (
             [Requirement.of(max_age=30), Requirement.of(max_age=10, acr="urn:hwk")],
             STRONG,

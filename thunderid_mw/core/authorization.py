@@ -153,6 +153,22 @@ class StepUp:
     max_age: int | None = None
 
 
+def auth_time_of(claims: Mapping[str, Any]) -> float | None:
+    """The ``auth_time`` claim when it is a number (a JSON ``true`` is not)."""
+    auth_time = claims.get("auth_time")
+    if isinstance(auth_time, int | float) and not isinstance(auth_time, bool):
+        return auth_time
+    return None
+
+
+def authenticated_too_long_ago(
+    auth_time: float, max_age: int, *, now: float, leeway: float
+) -> bool:
+    """More than ``max_age`` seconds, plus the clock-skew ``leeway``, since ``auth_time``:
+    the one rule for a requirement's ``max_age`` and for the callback's check of it."""
+    return now - auth_time > max_age + leeway
+
+
 def step_up(
     requirements: Iterable[Requirement], user: Mapping[str, Any], *, now: float, leeway: float
 ) -> StepUp | None:
@@ -163,12 +179,13 @@ def step_up(
     acr: frozenset[str] = frozenset()
     max_age: int | None = None
     have_acr = user.get("acr")
-    auth_time = user.get("auth_time")
+    auth_time = auth_time_of(user)
     for requirement in requirements:
         if requirement.acr and not acr and have_acr not in requirement.acr:
             acr = requirement.acr
         if requirement.max_age is not None and (
-            not isinstance(auth_time, int | float) or now - auth_time > requirement.max_age + leeway
+            auth_time is None
+            or authenticated_too_long_ago(auth_time, requirement.max_age, now=now, leeway=leeway)
         ):
             max_age = requirement.max_age if max_age is None else min(max_age, requirement.max_age)
     if not acr and max_age is None:
@@ -264,6 +281,8 @@ def step_up_needed(
 __all__ = [
     "Requirement",
     "StepUp",
+    "auth_time_of",
+    "authenticated_too_long_ago",
     "forbidden",
     "refusal",
     "step_up",

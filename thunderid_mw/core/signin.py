@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field, replace
 from urllib.parse import parse_qs, urlencode
 
 from . import events
-from .authorization import ACR_VALUE
+from .authorization import ACR_VALUE, auth_time_of, authenticated_too_long_ago
 from .backchannel import add_to_indexes
 from .config import ThunderIDConfig
 from .cookies import SESSION_ID_BYTES, new_session_id
@@ -398,14 +398,14 @@ def check_authentication(
                 status=403,
             )
     if tx.max_age is not None:
-        auth_time = claims.get("auth_time")
-        if not isinstance(auth_time, int | float) or isinstance(auth_time, bool):
+        auth_time = auth_time_of(claims)
+        if auth_time is None:
             raise SignInError(
                 "auth_time_missing",
                 "The identity provider did not say when you signed in, which this page needs.",
                 status=403,
             )
-        if now - auth_time > tx.max_age + leeway:
+        if authenticated_too_long_ago(auth_time, tx.max_age, now=now, leeway=leeway):
             raise SignInError(
                 "authentication_too_old",
                 "The identity provider did not ask you to sign in again, which this page "
