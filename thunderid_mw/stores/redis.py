@@ -54,10 +54,11 @@ class RedisStore(RedisOps, AsyncRedisOps):
         this process, dropped by Redis's own invalidation messages (``CLIENT TRACKING ...
         BCAST`` on a connection subscribed to ``__redis__:invalidate``, listened to by a
         thread that serves every event loop and is started anew in a forked worker), so a
-        signed-in request costs no round trip while its session is unchanged. A single server only (``redis://``,
-        ``rediss://``, ``unix://``). A change made by any host is seen as soon as its
-        invalidation arrives; losing the listening connection drops the whole local cache
-        (a silent network cut is noticed within ``socket_timeout`` + 0.25 s).
+        signed-in request costs no round trip while its session is unchanged. A single
+        server only (``redis://``, ``rediss://``, ``unix://``). A change made by any host
+        is seen as soon as its invalidation arrives; losing the listening connection drops
+        the whole local cache (a silent network cut is noticed within ``socket_timeout`` +
+        0.25 s).
     """
 
     def __init__(self, url: str = "redis://127.0.0.1:6379/0", **options: Any) -> None:
